@@ -1,0 +1,266 @@
+//! The block cache: every byte a reader gets comes through here.
+//!
+//! Objects are cut into fixed-size blocks keyed by (bucket, key, ETag, index), so two versions
+//! of an object can never share a block. Blocks live in one byte-bounded LRU shared by the
+//! whole mount. A missing block is fetched by exactly one ranged GET however many readers
+//! want it (single flight); the fetch runs as its own task, so it completes and fills the
+//! cache even when the reader that started it goes away (that is also how read-ahead works).
+
+mod readahead;
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::future::{BoxFuture, FutureExt, Shared};
+use lru::LruCache;
+use parking_lot::Mutex;
+
+pub use readahead::ReadAhead;
+
+use crate::store::{ObjectStore, StoreError, StoreErrorKind};
+
+/// One version of one object: what a reader pins when it opens a file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectRef {
+    pub bucket: Arc<str>,
+    pub key: Arc<str>,
+    pub etag: Arc<str>,
+    pub size: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct BlockKey {
+    bucket: Arc<str>,
+    key: Arc<str>,
+    etag: Arc<str>,
+    index: u64,
+}
+
+type Fetch = Shared<BoxFuture<'static, Result<Bytes, StoreError>>>;
+
+struct Inner {
+    blocks: LruCache<BlockKey, Bytes>,
+    bytes: u64,
+    in_flight: HashMap<BlockKey, Fetch>,
+}
+
+/// Counters of cache behaviour, for stats and tests.
+#[derive(Debug, Default)]
+pub struct CacheCounters {
+    pub hits: AtomicU64,
+    pub misses: AtomicU64,
+    /// Readers that found their block already being fetched and waited for it.
+    pub joined: AtomicU64,
+    pub evictions: AtomicU64,
+    pub prefetched: AtomicU64,
+    pub bytes_served: AtomicU64,
+}
+
+/// The mount-wide block cache.
+pub struct BlockCache {
+    store: Arc<dyn ObjectStore>,
+    block_size: u64,
+    capacity: u64,
+    inner: Mutex<Inner>,
+    pub counters: CacheCounters,
+}
+
+impl BlockCache {
+    /// A cache of at most `capacity` bytes of blocks of `block_size` bytes.
+    pub fn new(store: Arc<dyn ObjectStore>, block_size: u64, capacity: u64) -> Arc<BlockCache> {
+        Arc::new(BlockCache {
+            store,
+            block_size: block_size.max(4096),
+            capacity,
+            inner: Mutex::new(Inner {
+                blocks: LruCache::unbounded(),
+                bytes: 0,
+                in_flight: HashMap::new(),
+            }),
+            counters: CacheCounters::default(),
+        })
+    }
+
+    pub fn block_size(&self) -> u64 {
+        self.block_size
+    }
+
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
+    /// Bytes of block data held right now.
+    pub fn resident_bytes(&self) -> u64 {
+        self.inner.lock().bytes
+    }
+
+    /// The blocks that hold bytes `range` of `obj`.
+    pub fn blocks_of(&self, obj: &ObjectRef, range: Range<u64>) -> Range<u64> {
+        let end = range.end.min(obj.size);
+        if range.start >= end {
+            return 0..0;
+        }
+        range.start / self.block_size..end.div_ceil(self.block_size)
+    }
+
+    /// Reads up to `len` bytes at `offset` (fewer at the end of the object).
+    pub async fn read(
+        self: &Arc<Self>,
+        obj: &ObjectRef,
+        offset: u64,
+        len: u64,
+    ) -> Result<Bytes, StoreError> {
+        let end = offset.saturating_add(len).min(obj.size);
+        if offset >= end {
+            return Ok(Bytes::new());
+        }
+        let blocks = self.blocks_of(obj, offset..end);
+        let fetches: Vec<_> = blocks.clone().map(|i| self.block(obj, i, false)).collect();
+        let datas = futures::future::try_join_all(fetches).await?;
+        let out = if datas.len() == 1 {
+            let start = (offset - blocks.start * self.block_size) as usize;
+            slice_checked(&datas[0], start, (end - offset) as usize, obj)?
+        } else {
+            let mut buf = BytesMut::with_capacity((end - offset) as usize);
+            for (i, data) in blocks.clone().zip(datas.iter()) {
+                let block_start = i * self.block_size;
+                let from = offset.max(block_start) - block_start;
+                let to = end.min(block_start + self.block_size) - block_start;
+                buf.extend_from_slice(&slice_checked(
+                    data,
+                    from as usize,
+                    (to - from) as usize,
+                    obj,
+                )?);
+            }
+            buf.freeze()
+        };
+        self.counters
+            .bytes_served
+            .fetch_add(out.len() as u64, Ordering::Relaxed);
+        Ok(out)
+    }
+
+    /// Starts fetching `blocks` of `obj` in the background, skipping those cached or in flight.
+    pub fn prefetch(self: &Arc<Self>, obj: &ObjectRef, blocks: Range<u64>) {
+        let last = obj.size.div_ceil(self.block_size);
+        for index in blocks.start..blocks.end.min(last) {
+            // Dropping the shared future is fine: the fetch task runs to completion anyway.
+            drop(self.block(obj, index, true));
+        }
+    }
+
+    /// True when block `index` of `obj` is cached (does not touch LRU order).
+    pub fn contains(&self, obj: &ObjectRef, index: u64) -> bool {
+        self.inner.lock().blocks.contains(&block_key(obj, index))
+    }
+
+    /// The future of one block: a hit, a fetch already under way, or a new fetch.
+    fn block(self: &Arc<Self>, obj: &ObjectRef, index: u64, prefetch: bool) -> Fetch {
+        let key = block_key(obj, index);
+        let mut inner = self.inner.lock();
+        if let Some(data) = inner.blocks.get(&key) {
+            if !prefetch {
+                self.counters.hits.fetch_add(1, Ordering::Relaxed);
+            }
+            return futures::future::ready(Ok(data.clone())).boxed().shared();
+        }
+        if let Some(fetch) = inner.in_flight.get(&key) {
+            if !prefetch {
+                self.counters.joined.fetch_add(1, Ordering::Relaxed);
+            }
+            return fetch.clone();
+        }
+        if prefetch {
+            self.counters.prefetched.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        }
+        let start = index * self.block_size;
+        let range = start..(start + self.block_size).min(obj.size);
+        let cache = Arc::clone(self);
+        let task_key = key.clone();
+        let task = tokio::spawn(async move {
+            let result = cache
+                .store
+                .get_range(&task_key.bucket, &task_key.key, &task_key.etag, range)
+                .await;
+            cache.finish(task_key, &result);
+            result
+        });
+        let (bucket, obj_key) = (obj.bucket.clone(), obj.key.clone());
+        let fetch = task
+            .map(move |joined| {
+                joined.unwrap_or_else(|e| {
+                    Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        &bucket,
+                        &obj_key,
+                        format!("block fetch task failed: {e}"),
+                    ))
+                })
+            })
+            .boxed()
+            .shared();
+        inner.in_flight.insert(key, fetch.clone());
+        fetch
+    }
+
+    /// Moves a finished fetch from in-flight into the LRU, evicting to stay within budget.
+    fn finish(&self, key: BlockKey, result: &Result<Bytes, StoreError>) {
+        let mut inner = self.inner.lock();
+        inner.in_flight.remove(&key);
+        let Ok(data) = result else { return };
+        let len = data.len() as u64;
+        if len > self.capacity {
+            return;
+        }
+        if let Some(old) = inner.blocks.put(key, data.clone()) {
+            inner.bytes -= old.len() as u64;
+        }
+        inner.bytes += len;
+        while inner.bytes > self.capacity {
+            match inner.blocks.pop_lru() {
+                Some((_, evicted)) => {
+                    inner.bytes -= evicted.len() as u64;
+                    self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+                }
+                None => break,
+            }
+        }
+    }
+}
+
+fn block_key(obj: &ObjectRef, index: u64) -> BlockKey {
+    BlockKey {
+        bucket: obj.bucket.clone(),
+        key: obj.key.clone(),
+        etag: obj.etag.clone(),
+        index,
+    }
+}
+
+/// A sub-slice of a block, or an error if the block is shorter than the object said it is
+/// (the object changed size without changing ETag: never hand out wrong bytes).
+fn slice_checked(
+    data: &Bytes,
+    start: usize,
+    len: usize,
+    obj: &ObjectRef,
+) -> Result<Bytes, StoreError> {
+    if start + len > data.len() {
+        return Err(StoreError::new(
+            StoreErrorKind::Invalid,
+            &obj.bucket,
+            &obj.key,
+            format!("block holds {} bytes, needed {}", data.len(), start + len),
+        ));
+    }
+    Ok(data.slice(start..start + len))
+}
+
+#[cfg(test)]
+mod tests;

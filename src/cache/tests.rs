@@ -1,0 +1,274 @@
+//! Unit tests of the block cache against an in-memory object store that counts GETs.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::*;
+use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreErrorKind};
+
+/// Objects in memory, keyed by (bucket, key), each with its ETag; every GET is logged.
+#[derive(Default)]
+struct MemStore {
+    objects: Mutex<HashMap<(String, String), (String, Bytes)>>,
+    gets: Mutex<Vec<(String, Range<u64>)>>,
+    get_count: AtomicU64,
+    delay: Duration,
+}
+
+impl MemStore {
+    fn put(&self, key: &str, etag: &str, data: Bytes) {
+        self.objects
+            .lock()
+            .insert(("b".into(), key.into()), (etag.into(), data));
+    }
+}
+
+#[async_trait]
+impl ObjectStore for MemStore {
+    async fn list_page(&self, _: &str, _: &str, _: Option<String>) -> Result<ListPage, StoreError> {
+        Ok(ListPage::default())
+    }
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+        let objects = self.objects.lock();
+        let (etag, data) = objects
+            .get(&(bucket.to_string(), key.to_string()))
+            .ok_or_else(|| StoreError::new(StoreErrorKind::NotFound, bucket, key, "404"))?;
+        Ok(ObjectMeta {
+            key: key.into(),
+            size: data.len() as u64,
+            etag: etag.clone(),
+            last_modified: SystemTime::UNIX_EPOCH,
+        })
+    }
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        self.get_count.fetch_add(1, Ordering::SeqCst);
+        self.gets.lock().push((key.to_string(), range.clone()));
+        if !self.delay.is_zero() {
+            tokio::time::sleep(self.delay).await;
+        }
+        let objects = self.objects.lock();
+        let (current, data) = objects
+            .get(&(bucket.to_string(), key.to_string()))
+            .ok_or_else(|| StoreError::new(StoreErrorKind::NotFound, bucket, key, "404"))?;
+        if current != etag {
+            return Err(StoreError::new(StoreErrorKind::Changed, bucket, key, "412"));
+        }
+        Ok(data.slice(range.start as usize..range.end as usize))
+    }
+}
+
+fn pattern(len: usize, seed: u8) -> Bytes {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect::<Vec<u8>>()
+        .into()
+}
+
+fn obj(key: &str, etag: &str, size: usize) -> ObjectRef {
+    ObjectRef {
+        bucket: "b".into(),
+        key: key.into(),
+        etag: etag.into(),
+        size: size as u64,
+    }
+}
+
+#[tokio::test]
+async fn reads_across_block_boundaries_are_exact() {
+    let store = Arc::new(MemStore::default());
+    let data = pattern(10_000, 7);
+    store.put("k", "e1", data.clone());
+    let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
+    let o = obj("k", "e1", data.len());
+    for (offset, len) in [
+        (0u64, 10u64),
+        (4090, 20),
+        (4096, 4096),
+        (100, 9000),
+        (9990, 100),
+        (10_000, 5),
+    ] {
+        let got = cache.read(&o, offset, len).await.unwrap();
+        let end = (offset + len).min(10_000) as usize;
+        let want = &data[(offset as usize).min(end)..end];
+        assert_eq!(got.len(), want.len(), "length of read({offset}, {len})");
+        assert!(
+            got[..] == want[..],
+            "bytes of read({offset}, {len}) differ from the source"
+        );
+    }
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        3,
+        "one GET per 4 KiB block of a 10,000-byte object"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_get_per_block_however_many_readers() {
+    let store = Arc::new(MemStore {
+        delay: Duration::from_millis(50),
+        ..Default::default()
+    });
+    let data = pattern(8 * 4096, 1);
+    store.put("k", "e1", data.clone());
+    let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
+    let o = obj("k", "e1", data.len());
+    let mut readers = Vec::new();
+    for r in 0..64u64 {
+        let cache = cache.clone();
+        let o = o.clone();
+        readers.push(tokio::spawn(async move {
+            let offset = (r * 1000) % (8 * 4096 - 5000);
+            (offset, cache.read(&o, offset, 5000).await)
+        }));
+    }
+    for reader in readers {
+        let (offset, got) = reader.await.unwrap();
+        let got = got.unwrap();
+        assert!(
+            got[..] == data[offset as usize..offset as usize + 5000],
+            "bytes at {offset}"
+        );
+    }
+    let gets = store.gets.lock().clone();
+    let mut ranges: Vec<_> = gets.iter().map(|(_, r)| r.start).collect();
+    ranges.sort();
+    let before = ranges.len();
+    ranges.dedup();
+    assert_eq!(
+        before,
+        ranges.len(),
+        "some block was fetched twice: {gets:?}"
+    );
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        8,
+        "expected exactly one GET for each of the 8 blocks"
+    );
+    assert!(
+        cache.counters.joined.load(Ordering::Relaxed) > 0,
+        "readers should have joined in-flight fetches"
+    );
+}
+
+#[tokio::test]
+async fn eviction_keeps_the_byte_budget() {
+    let store = Arc::new(MemStore::default());
+    let data = pattern(64 * 4096, 3);
+    store.put("k", "e1", data.clone());
+    let budget = 10 * 4096;
+    let cache = BlockCache::new(store.clone(), 4096, budget);
+    let o = obj("k", "e1", data.len());
+    for i in 0..64u64 {
+        cache.read(&o, i * 4096, 4096).await.unwrap();
+        assert!(
+            cache.resident_bytes() <= budget,
+            "resident {} > budget {budget}",
+            cache.resident_bytes()
+        );
+    }
+    assert_eq!(cache.resident_bytes(), budget, "cache should be full");
+    assert_eq!(
+        cache.counters.evictions.load(Ordering::Relaxed),
+        54,
+        "evictions"
+    );
+    // The most recent blocks stay, the oldest are gone (LRU order).
+    assert!(
+        cache.contains(&o, 63) && cache.contains(&o, 54),
+        "newest blocks evicted"
+    );
+    assert!(
+        !cache.contains(&o, 0) && !cache.contains(&o, 53),
+        "oldest blocks kept"
+    );
+    let before = store.get_count.load(Ordering::SeqCst);
+    cache.read(&o, 60 * 4096, 4096).await.unwrap();
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        before,
+        "a cached block was fetched again"
+    );
+    cache.read(&o, 0, 1).await.unwrap();
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        before + 1,
+        "an evicted block was not refetched"
+    );
+}
+
+#[tokio::test]
+async fn blocks_are_keyed_by_etag() {
+    let store = Arc::new(MemStore::default());
+    let v1 = pattern(8192, 1);
+    let v2 = pattern(8192, 2);
+    store.put("k", "e1", v1.clone());
+    let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
+    let o1 = obj("k", "e1", 8192);
+    assert!(cache.read(&o1, 0, 8192).await.unwrap()[..] == v1[..]);
+    // The object is replaced: a reader pinned to the old ETag may still get its cached
+    // blocks (they are the old version's, consistently) but a missing one fails as Changed.
+    store.put("k", "e2", v2.clone());
+    let o2 = obj("k", "e2", 8192);
+    let got = cache.read(&o2, 0, 8192).await.unwrap();
+    assert!(
+        got[..] == v2[..],
+        "the new version must not be served old blocks"
+    );
+    assert!(
+        cache.read(&o1, 0, 100).await.unwrap()[..] == v1[..100],
+        "old version's cached block"
+    );
+    let fresh = BlockCache::new(store.clone(), 4096, 1 << 20);
+    let err = fresh.read(&o1, 4096, 10).await.unwrap_err();
+    assert_eq!(
+        err.kind,
+        StoreErrorKind::Changed,
+        "reading a replaced object with the old ETag"
+    );
+}
+
+#[tokio::test]
+async fn prefetch_fills_the_cache_without_a_reader() {
+    let store = Arc::new(MemStore::default());
+    let data = pattern(16 * 4096, 5);
+    store.put("k", "e1", data.clone());
+    let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
+    let o = obj("k", "e1", data.len());
+    cache.prefetch(&o, 2..40);
+    for _ in 0..100 {
+        if (2..16).all(|i| cache.contains(&o, i)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(
+        (2..16).all(|i| cache.contains(&o, i)),
+        "prefetched blocks missing"
+    );
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        14,
+        "prefetch past the end or twice"
+    );
+    cache.read(&o, 2 * 4096, 14 * 4096).await.unwrap();
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        14,
+        "read after prefetch refetched"
+    );
+}

@@ -1,0 +1,428 @@
+//! The aws-sdk-s3 implementation of [`ObjectStore`].
+//!
+//! Owns the SDK clients (one anonymous, one signed through the standard credential chain),
+//! our retry loop (the SDK's own retries are off so that one budget covers the whole request,
+//! body included), per-attempt timeouts, the bound on concurrent requests, and counters.
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use async_trait::async_trait;
+use aws_sdk_s3::config::retry::RetryConfig;
+use aws_sdk_s3::config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::Region;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::Client;
+use bytes::Bytes;
+use tokio::sync::Semaphore;
+
+use super::{ListPage, ObjectMeta, ObjectStore, StoreCounters, StoreError, StoreErrorKind};
+
+/// How to reach S3 and how patient to be.
+#[derive(Clone, Debug)]
+pub struct S3StoreOptions {
+    /// `None`: the real AWS endpoint for the region.
+    pub endpoint_url: Option<String>,
+    pub region: String,
+    pub force_path_style: bool,
+    /// Buckets whose requests are signed with the standard AWS credential chain; all
+    /// others are anonymous (unsigned), like `--no-sign-request`.
+    pub signed_buckets: HashSet<String>,
+    pub connect_timeout: Duration,
+    /// Bound on one attempt, from sending the request to the last byte of the body.
+    pub attempt_timeout: Duration,
+    /// Attempts per request, the first included.
+    pub max_attempts: u32,
+    pub max_concurrent_requests: usize,
+    /// Extra PEM certificates to trust (from `AWS_CA_BUNDLE`).
+    pub ca_bundle: Option<PathBuf>,
+}
+
+impl Default for S3StoreOptions {
+    fn default() -> Self {
+        S3StoreOptions {
+            endpoint_url: None,
+            region: "us-east-1".into(),
+            force_path_style: false,
+            signed_buckets: HashSet::new(),
+            connect_timeout: Duration::from_secs(5),
+            attempt_timeout: Duration::from_secs(20),
+            max_attempts: 5,
+            max_concurrent_requests: 64,
+            ca_bundle: None,
+        }
+    }
+}
+
+/// [`ObjectStore`] over aws-sdk-s3.
+pub struct S3Store {
+    anonymous: Client,
+    signed: Client,
+    signed_buckets: HashSet<String>,
+    permits: Semaphore,
+    counters: Arc<StoreCounters>,
+    max_attempts: u32,
+    attempt_timeout: Duration,
+}
+
+/// The outcome of one failed attempt: try again, or give up now.
+enum AttemptError {
+    Retry(StoreError),
+    Fatal(StoreError),
+}
+
+impl S3Store {
+    pub async fn new(
+        opts: S3StoreOptions,
+        counters: Arc<StoreCounters>,
+    ) -> Result<S3Store, anyhow::Error> {
+        let http_client = build_http_client(opts.ca_bundle.as_ref())?;
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(opts.connect_timeout)
+            .operation_attempt_timeout(opts.attempt_timeout)
+            .build();
+        let loader = || {
+            let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .region(Region::new(opts.region.clone()))
+                .retry_config(RetryConfig::disabled())
+                .timeout_config(timeouts.clone())
+                .http_client(http_client.clone());
+            if let Some(url) = &opts.endpoint_url {
+                loader = loader.endpoint_url(url);
+            }
+            loader
+        };
+        let signed_conf = loader().load().await;
+        let anon_conf = loader().no_credentials().load().await;
+        let build = |conf: &aws_config::SdkConfig| {
+            let s3conf = aws_sdk_s3::config::Builder::from(conf)
+                .force_path_style(opts.force_path_style)
+                .build();
+            Client::from_conf(s3conf)
+        };
+        Ok(S3Store {
+            anonymous: build(&anon_conf),
+            signed: build(&signed_conf),
+            signed_buckets: opts.signed_buckets,
+            permits: Semaphore::new(opts.max_concurrent_requests.max(1)),
+            counters,
+            max_attempts: opts.max_attempts.max(1),
+            attempt_timeout: opts.attempt_timeout,
+        })
+    }
+
+    fn client(&self, bucket: &str) -> (&Client, bool) {
+        if self.signed_buckets.contains(bucket) {
+            (&self.signed, true)
+        } else {
+            (&self.anonymous, false)
+        }
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the attempts are spent,
+    /// sleeping with exponential backoff and jitter in between.
+    async fn with_retries<T, F, Fut>(
+        &self,
+        bucket: &str,
+        key: &str,
+        attempt: F,
+    ) -> Result<T, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<T, AttemptError>>,
+    {
+        let mut last = None;
+        for n in 0..self.max_attempts {
+            if n > 0 {
+                self.counters.retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(backoff(n)).await;
+            }
+            let permit = self.permits.acquire().await;
+            self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+            let outcome = tokio::time::timeout(self.attempt_timeout, attempt()).await;
+            self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(permit);
+            match outcome {
+                Ok(Ok(value)) => return Ok(value),
+                Ok(Err(AttemptError::Fatal(e))) => return Err(e),
+                Ok(Err(AttemptError::Retry(e))) => {
+                    tracing::debug!(bucket, key, attempt = n + 1, error = %e, "S3 request failed, retrying");
+                    last = Some(e);
+                }
+                Err(_elapsed) => {
+                    tracing::debug!(
+                        bucket,
+                        key,
+                        attempt = n + 1,
+                        "S3 request timed out, retrying"
+                    );
+                    last = Some(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        bucket,
+                        key,
+                        format!("no complete answer within {:?}", self.attempt_timeout),
+                    ));
+                }
+            }
+        }
+        let mut err = last.unwrap_or_else(|| {
+            StoreError::new(
+                StoreErrorKind::Unavailable,
+                bucket,
+                key,
+                "no attempt was made",
+            )
+        });
+        err.kind = StoreErrorKind::Unavailable;
+        err.message = format!(
+            "gave up after {} attempts: {}",
+            self.max_attempts, err.message
+        );
+        Err(err)
+    }
+}
+
+/// 100 ms, 200 ms, 400 ms ... capped at 3.2 s, each with up to 50% random jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = 100u64 << attempt.min(5);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    Duration::from_millis(base + nanos % (base / 2 + 1))
+}
+
+fn build_http_client(
+    ca_bundle: Option<&PathBuf>,
+) -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, anyhow::Error> {
+    use aws_smithy_http_client::tls;
+    let mut trust = tls::TrustStore::default();
+    if let Some(path) = ca_bundle {
+        let pem = std::fs::read(path).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot read the CA bundle {} (AWS_CA_BUNDLE): {e}",
+                path.display()
+            )
+        })?;
+        trust = trust.with_pem_certificate(pem);
+    }
+    let context = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| anyhow::anyhow!("invalid TLS settings: {e}"))?;
+    Ok(aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::AwsLc,
+        ))
+        .tls_context(context)
+        .build_https())
+}
+
+/// Sorts an SDK failure into retry-or-not and the kind the filesystem maps to an errno.
+fn classify<E>(err: SdkError<E>, bucket: &str, key: &str, signed: bool) -> AttemptError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let code = err.code().map(str::to_string);
+    let detail = match (&status, &code) {
+        (Some(s), Some(c)) => format!("HTTP {s} {c}"),
+        (Some(s), None) => format!("HTTP {s}"),
+        _ => format!(
+            "{}",
+            aws_smithy_types::error::display::DisplayErrorContext(&err)
+        ),
+    };
+    let make = |kind| StoreError::new(kind, bucket, key, detail.clone());
+    match status {
+        Some(404) => AttemptError::Fatal(make(StoreErrorKind::NotFound)),
+        Some(403) | Some(401) => AttemptError::Fatal(make(StoreErrorKind::AccessDenied)),
+        Some(412) => AttemptError::Fatal(make(StoreErrorKind::Changed)),
+        Some(s) if s >= 500 || s == 429 => AttemptError::Retry(make(StoreErrorKind::Unavailable)),
+        Some(_) => AttemptError::Fatal(make(StoreErrorKind::Invalid)),
+        None => {
+            let text = format!("{err:?}");
+            if signed && (text.contains("credentials") || text.contains("Credentials")) {
+                AttemptError::Fatal(StoreError::new(
+                    StoreErrorKind::AccessDenied,
+                    bucket,
+                    key,
+                    "no usable AWS credentials for this signed bucket (looked in the environment, \
+                     the shared config and credentials files/profile, SSO, container and instance \
+                     roles); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE",
+                ))
+            } else {
+                AttemptError::Retry(make(StoreErrorKind::Unavailable))
+            }
+        }
+    }
+}
+
+fn system_time(dt: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
+    dt.and_then(|d| SystemTime::try_from(*d).ok())
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        continuation: Option<String>,
+    ) -> Result<ListPage, StoreError> {
+        let (client, signed) = self.client(bucket);
+        self.with_retries(bucket, prefix, || {
+            let continuation = continuation.clone();
+            async move {
+                self.counters.list_requests.fetch_add(1, Ordering::Relaxed);
+                let out = client
+                    .list_objects_v2()
+                    .bucket(bucket)
+                    .prefix(prefix)
+                    .delimiter("/")
+                    .set_continuation_token(continuation)
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, bucket, prefix, signed))?;
+                let objects = out
+                    .contents()
+                    .iter()
+                    .filter_map(|o| {
+                        Some(ObjectMeta {
+                            key: o.key()?.to_string(),
+                            size: o.size().unwrap_or(0).max(0) as u64,
+                            etag: o.e_tag().unwrap_or_default().to_string(),
+                            last_modified: system_time(o.last_modified()),
+                        })
+                    })
+                    .collect();
+                let prefixes = out
+                    .common_prefixes()
+                    .iter()
+                    .filter_map(|p| p.prefix().map(str::to_string))
+                    .collect();
+                let next_token = if out.is_truncated().unwrap_or(false) {
+                    out.next_continuation_token().map(str::to_string)
+                } else {
+                    None
+                };
+                Ok(ListPage {
+                    objects,
+                    prefixes,
+                    next_token,
+                })
+            }
+        })
+        .await
+    }
+
+    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
+        let (client, signed) = self.client(bucket);
+        self.with_retries(bucket, key, || async move {
+            self.counters.head_requests.fetch_add(1, Ordering::Relaxed);
+            let out = client
+                .head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|e| classify(e, bucket, key, signed))?;
+            Ok(ObjectMeta {
+                key: key.to_string(),
+                size: out.content_length().unwrap_or(0).max(0) as u64,
+                etag: out.e_tag().unwrap_or_default().to_string(),
+                last_modified: system_time(out.last_modified()),
+            })
+        })
+        .await
+    }
+
+    async fn get_range(
+        &self,
+        bucket: &str,
+        key: &str,
+        etag: &str,
+        range: Range<u64>,
+    ) -> Result<Bytes, StoreError> {
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
+        let (client, signed) = self.client(bucket);
+        let wanted = (range.end - range.start) as usize;
+        self.with_retries(bucket, key, || {
+            let range = range.clone();
+            async move {
+                self.counters.get_requests.fetch_add(1, Ordering::Relaxed);
+                let mut req = client.get_object().bucket(bucket).key(key).range(format!(
+                    "bytes={}-{}",
+                    range.start,
+                    range.end - 1
+                ));
+                if !etag.is_empty() {
+                    req = req.if_match(etag);
+                }
+                let out = req
+                    .send()
+                    .await
+                    .map_err(|e| classify(e, bucket, key, signed))?;
+                if !etag.is_empty() {
+                    if let Some(got) = out.e_tag() {
+                        if got != etag {
+                            return Err(AttemptError::Fatal(StoreError::new(
+                                StoreErrorKind::Changed,
+                                bucket,
+                                key,
+                                format!("ETag is now {got}, was {etag} when opened"),
+                            )));
+                        }
+                    }
+                }
+                let ranged = out.content_range().is_some();
+                let body = out.body.collect().await.map_err(|e| {
+                    AttemptError::Retry(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        bucket,
+                        key,
+                        format!("body interrupted: {e}"),
+                    ))
+                })?;
+                let bytes = body.into_bytes();
+                self.counters
+                    .bytes_fetched
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                // A server that ignores Range answers 200 with the whole object: the bytes we
+                // want are still in it, at their absolute offsets.
+                let bytes = if !ranged && bytes.len() as u64 >= range.end {
+                    tracing::warn!(
+                        bucket,
+                        key,
+                        "server ignored the Range header; used the full body"
+                    );
+                    bytes.slice(range.start as usize..range.end as usize)
+                } else {
+                    bytes
+                };
+                if bytes.len() != wanted {
+                    return Err(AttemptError::Retry(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        bucket,
+                        key,
+                        format!(
+                            "short body: asked for {wanted} bytes at offset {}, got {}",
+                            range.start,
+                            bytes.len()
+                        ),
+                    )));
+                }
+                Ok(bytes)
+            }
+        })
+        .await
+    }
+}
