@@ -7,4 +7,7 @@
 //! validated configuration.
 
 pub mod cache;
+pub mod config;
+pub mod fs;
+pub mod namespace;
 pub mod store;

@@ -1,74 +1,14 @@
-//! Unit tests of the block cache against an in-memory object store that counts GETs.
+//! Unit tests of the block cache against the in-memory reference store, which counts GETs.
 
-use std::collections::HashMap;
-use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use async_trait::async_trait;
 use bytes::Bytes;
-use parking_lot::Mutex;
 
 use super::*;
-use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreErrorKind};
-
-/// Objects in memory, keyed by (bucket, key), each with its ETag; every GET is logged.
-#[derive(Default)]
-struct MemStore {
-    objects: Mutex<HashMap<(String, String), (String, Bytes)>>,
-    gets: Mutex<Vec<(String, Range<u64>)>>,
-    get_count: AtomicU64,
-    delay: Duration,
-}
-
-impl MemStore {
-    fn put(&self, key: &str, etag: &str, data: Bytes) {
-        self.objects
-            .lock()
-            .insert(("b".into(), key.into()), (etag.into(), data));
-    }
-}
-
-#[async_trait]
-impl ObjectStore for MemStore {
-    async fn list_page(&self, _: &str, _: &str, _: Option<String>) -> Result<ListPage, StoreError> {
-        Ok(ListPage::default())
-    }
-    async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
-        let objects = self.objects.lock();
-        let (etag, data) = objects
-            .get(&(bucket.to_string(), key.to_string()))
-            .ok_or_else(|| StoreError::new(StoreErrorKind::NotFound, bucket, key, "404"))?;
-        Ok(ObjectMeta {
-            key: key.into(),
-            size: data.len() as u64,
-            etag: etag.clone(),
-            last_modified: SystemTime::UNIX_EPOCH,
-        })
-    }
-    async fn get_range(
-        &self,
-        bucket: &str,
-        key: &str,
-        etag: &str,
-        range: Range<u64>,
-    ) -> Result<Bytes, StoreError> {
-        self.get_count.fetch_add(1, Ordering::SeqCst);
-        self.gets.lock().push((key.to_string(), range.clone()));
-        if !self.delay.is_zero() {
-            tokio::time::sleep(self.delay).await;
-        }
-        let objects = self.objects.lock();
-        let (current, data) = objects
-            .get(&(bucket.to_string(), key.to_string()))
-            .ok_or_else(|| StoreError::new(StoreErrorKind::NotFound, bucket, key, "404"))?;
-        if current != etag {
-            return Err(StoreError::new(StoreErrorKind::Changed, bucket, key, "412"));
-        }
-        Ok(data.slice(range.start as usize..range.end as usize))
-    }
-}
+use crate::store::memory::MemoryStore;
+use crate::store::StoreErrorKind;
 
 fn pattern(len: usize, seed: u8) -> Bytes {
     (0..len)
@@ -88,9 +28,9 @@ fn obj(key: &str, etag: &str, size: usize) -> ObjectRef {
 
 #[tokio::test]
 async fn reads_across_block_boundaries_are_exact() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::new());
     let data = pattern(10_000, 7);
-    store.put("k", "e1", data.clone());
+    store.put("b", "k", "e1", data.clone());
     let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
     let o = obj("k", "e1", data.len());
     for (offset, len) in [
@@ -119,12 +59,12 @@ async fn reads_across_block_boundaries_are_exact() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_get_per_block_however_many_readers() {
-    let store = Arc::new(MemStore {
+    let store = Arc::new(MemoryStore {
         delay: Duration::from_millis(50),
-        ..Default::default()
+        ..MemoryStore::new()
     });
     let data = pattern(8 * 4096, 1);
-    store.put("k", "e1", data.clone());
+    store.put("b", "k", "e1", data.clone());
     let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
     let o = obj("k", "e1", data.len());
     let mut readers = Vec::new();
@@ -167,9 +107,9 @@ async fn one_get_per_block_however_many_readers() {
 
 #[tokio::test]
 async fn eviction_keeps_the_byte_budget() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::new());
     let data = pattern(64 * 4096, 3);
-    store.put("k", "e1", data.clone());
+    store.put("b", "k", "e1", data.clone());
     let budget = 10 * 4096;
     let cache = BlockCache::new(store.clone(), 4096, budget);
     let o = obj("k", "e1", data.len());
@@ -213,16 +153,16 @@ async fn eviction_keeps_the_byte_budget() {
 
 #[tokio::test]
 async fn blocks_are_keyed_by_etag() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::new());
     let v1 = pattern(8192, 1);
     let v2 = pattern(8192, 2);
-    store.put("k", "e1", v1.clone());
+    store.put("b", "k", "e1", v1.clone());
     let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
     let o1 = obj("k", "e1", 8192);
     assert!(cache.read(&o1, 0, 8192).await.unwrap()[..] == v1[..]);
     // The object is replaced: a reader pinned to the old ETag may still get its cached
     // blocks (they are the old version's, consistently) but a missing one fails as Changed.
-    store.put("k", "e2", v2.clone());
+    store.put("b", "k", "e2", v2.clone());
     let o2 = obj("k", "e2", 8192);
     let got = cache.read(&o2, 0, 8192).await.unwrap();
     assert!(
@@ -244,9 +184,9 @@ async fn blocks_are_keyed_by_etag() {
 
 #[tokio::test]
 async fn prefetch_fills_the_cache_without_a_reader() {
-    let store = Arc::new(MemStore::default());
+    let store = Arc::new(MemoryStore::new());
     let data = pattern(16 * 4096, 5);
-    store.put("k", "e1", data.clone());
+    store.put("b", "k", "e1", data.clone());
     let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
     let o = obj("k", "e1", data.len());
     cache.prefetch(&o, 2..40);

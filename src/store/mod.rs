@@ -5,6 +5,8 @@
 //! on concurrent requests and request counters live behind the trait, in the implementation.
 
 mod error;
+#[cfg(test)]
+pub mod memory;
 mod s3;
 
 use std::ops::Range;

@@ -1,0 +1,504 @@
+//! Configuration: the TOML schema, the flag/environment overlay, defaults and validation.
+//!
+//! Precedence, highest first: command-line flags, environment (`AWS_ENDPOINT_URL`,
+//! `AWS_REGION`, `MASTFS_*`), the config file, built-in defaults. `--bucket` on the command
+//! line replaces the file's bucket list. The result is one validated [`Config`].
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The name under the mount point that holds the views; no bucket may take it.
+pub const VIEWS_DIR: &str = "views";
+
+/// Everything a mount needs, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub s3: S3Config,
+    pub buckets: Vec<BucketConfig>,
+    pub cache: CacheConfig,
+    pub mast: MastConfig,
+    pub views: Vec<ViewConfig>,
+    /// The file the configuration came from, if any.
+    pub source: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct S3Config {
+    pub endpoint_url: Option<String>,
+    pub force_path_style: bool,
+    pub region: String,
+    pub connect_timeout: Duration,
+    pub attempt_timeout: Duration,
+    pub max_attempts: u32,
+    pub max_concurrent_requests: usize,
+    pub ca_bundle: Option<PathBuf>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BucketConfig {
+    pub name: String,
+    /// Only keys under this prefix are shown (always ends in `/`); `None` shows the bucket.
+    pub prefix: Option<String>,
+    pub signed: bool,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct CacheConfig {
+    pub size: u64,
+    pub block_size: u64,
+    /// How long listings, lookups and attributes are trusted.
+    pub metadata_ttl: Duration,
+    /// How long a name that was not found is remembered as missing.
+    pub negative_ttl: Duration,
+    /// Largest read-ahead window of a sequential reader.
+    pub max_readahead: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct MastConfig {
+    pub url: String,
+    /// How long `ls` of an unresolved view waits before answering; resolution goes on.
+    pub wait: Duration,
+    /// Bound on one logical MAST query, polls and pages included.
+    pub timeout: Duration,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ViewConfig {
+    pub name: String,
+    pub criteria: toml::Table,
+    pub products: toml::Table,
+    pub bucket: Option<String>,
+    pub layout: ViewLayout,
+    pub refresh: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViewLayout {
+    Flat,
+    ByObs,
+}
+
+/// What the command line contributes; `None` means "not given".
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub buckets: Vec<String>,
+    pub endpoint_url: Option<String>,
+    pub force_path_style: bool,
+    pub region: Option<String>,
+    pub cache_size: Option<String>,
+    pub block_size: Option<String>,
+    pub metadata_ttl: Option<String>,
+    pub mast_url: Option<String>,
+}
+
+/// A configuration problem, said so that the user can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+// ---- the file schema -------------------------------------------------------------------
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    s3: FileS3,
+    #[serde(default)]
+    buckets: Option<Vec<FileBucket>>,
+    #[serde(default)]
+    cache: FileCache,
+    #[serde(default)]
+    mast: FileMast,
+    #[serde(default)]
+    views: Vec<FileView>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileS3 {
+    endpoint_url: Option<String>,
+    force_path_style: Option<bool>,
+    region: Option<String>,
+    connect_timeout: Option<String>,
+    timeout: Option<String>,
+    max_attempts: Option<u32>,
+    max_concurrent_requests: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBucket {
+    name: String,
+    prefix: Option<String>,
+    #[serde(default)]
+    signed: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileCache {
+    size: Option<String>,
+    block_size: Option<String>,
+    metadata_ttl: Option<String>,
+    negative_ttl: Option<String>,
+    max_readahead: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileMast {
+    url: Option<String>,
+    wait: Option<String>,
+    timeout: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileView {
+    name: String,
+    criteria: toml::Table,
+    #[serde(default)]
+    products: toml::Table,
+    bucket: Option<String>,
+    layout: Option<ViewLayout>,
+    refresh: Option<String>,
+}
+
+// ---- loading ---------------------------------------------------------------------------
+
+/// Where the config file is looked for when `--config` is not given: `$MASTFS_CONFIG`, then
+/// the XDG config folder, then `/etc/mastfs/config.toml` when there is no home folder.
+pub fn default_config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+    if let Some(p) = env("MASTFS_CONFIG") {
+        return Some(PathBuf::from(p));
+    }
+    let user_dir = env("XDG_CONFIG_HOME")
+        .filter(|s| !s.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            env("HOME")
+                .filter(|s| !s.is_empty())
+                .map(|h| Path::new(&h).join(".config"))
+        });
+    match user_dir {
+        Some(dir) => {
+            let p = dir.join("mastfs").join("config.toml");
+            p.exists().then_some(p)
+        }
+        None => {
+            let p = PathBuf::from("/etc/mastfs/config.toml");
+            p.exists().then_some(p)
+        }
+    }
+}
+
+/// Loads and validates the configuration from flags, the process environment and the file.
+pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    load_with(overrides, &env)
+}
+
+/// [`load`] with the environment given as a function, for tests.
+pub fn load_with(
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let path = overrides
+        .config_file
+        .clone()
+        .or_else(|| default_config_path(env));
+    let file = match &path {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.clone(),
+                source,
+            })?;
+            parse_file(&text, p)?
+        }
+        None => FileConfig::default(),
+    };
+    build(file, path, overrides, env)
+}
+
+/// Parses config text; the message of a syntax error carries line and column.
+fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
+    toml::from_str(text).map_err(|e| {
+        let mut message = e.message().to_string();
+        if let Some(span) = e.span() {
+            let (line, col) = line_col(text, span.start);
+            message = format!("line {line}, column {col}: {message}");
+        }
+        ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        }
+    })
+}
+
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
+    (line, col)
+}
+
+fn build(
+    file: FileConfig,
+    source: Option<PathBuf>,
+    o: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let pick =
+        |flag: &Option<String>, env_keys: &[&str], file: &Option<String>| -> Option<String> {
+            flag.clone()
+                .or_else(|| env_keys.iter().find_map(|k| env(k)))
+                .or_else(|| file.clone())
+        };
+    let endpoint_url = pick(
+        &o.endpoint_url,
+        &[
+            "MASTFS_ENDPOINT_URL",
+            "AWS_ENDPOINT_URL_S3",
+            "AWS_ENDPOINT_URL",
+        ],
+        &file.s3.endpoint_url,
+    );
+    let region = pick(
+        &o.region,
+        &["MASTFS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"],
+        &file.s3.region,
+    )
+    .unwrap_or_else(|| "us-east-1".to_string());
+    let force_path_style = o.force_path_style
+        || env("MASTFS_FORCE_PATH_STYLE")
+            .map(|v| truthy(&v))
+            .unwrap_or(false)
+        || file.s3.force_path_style.unwrap_or(false);
+    let s3 = S3Config {
+        endpoint_url,
+        force_path_style,
+        region,
+        connect_timeout: duration_or("s3.connect_timeout", &file.s3.connect_timeout, "5s")?,
+        attempt_timeout: duration_or(
+            "s3.timeout",
+            &pick(&None, &["MASTFS_S3_TIMEOUT"], &file.s3.timeout),
+            "20s",
+        )?,
+        max_attempts: file.s3.max_attempts.unwrap_or(5).max(1),
+        max_concurrent_requests: file.s3.max_concurrent_requests.unwrap_or(64).max(1),
+        ca_bundle: env("AWS_CA_BUNDLE").map(PathBuf::from),
+    };
+
+    let buckets = if !o.buckets.is_empty() {
+        o.buckets
+            .iter()
+            .map(|spec| parse_bucket_spec(spec, false))
+            .collect::<Result<Vec<_>, _>>()?
+    } else if let Some(list) = file.buckets {
+        list.into_iter()
+            .map(|b| {
+                let prefix = b.prefix.filter(|p| !p.is_empty());
+                let spec = match prefix {
+                    Some(p) => format!("{}/{}", b.name, p),
+                    None => b.name,
+                };
+                parse_bucket_spec(&spec, b.signed)
+            })
+            .collect::<Result<Vec<_>, _>>()?
+    } else {
+        vec![BucketConfig {
+            name: "stpubdata".into(),
+            prefix: None,
+            signed: false,
+        }]
+    };
+
+    let cache = CacheConfig {
+        size: size_or(
+            "cache.size",
+            &pick(&o.cache_size, &["MASTFS_CACHE_SIZE"], &file.cache.size),
+            "512MiB",
+        )?,
+        block_size: size_or(
+            "cache.block_size",
+            &pick(
+                &o.block_size,
+                &["MASTFS_BLOCK_SIZE"],
+                &file.cache.block_size,
+            ),
+            "1MiB",
+        )?,
+        metadata_ttl: duration_or(
+            "cache.metadata_ttl",
+            &pick(
+                &o.metadata_ttl,
+                &["MASTFS_METADATA_TTL"],
+                &file.cache.metadata_ttl,
+            ),
+            "1h",
+        )?,
+        negative_ttl: duration_or("cache.negative_ttl", &file.cache.negative_ttl, "1m")?,
+        max_readahead: size_or("cache.max_readahead", &file.cache.max_readahead, "64MiB")?,
+    };
+    if cache.block_size < 4096 || cache.block_size > 64 << 20 {
+        return Err(ConfigError::Invalid(format!(
+            "cache.block_size must be between 4KiB and 64MiB, got {} bytes",
+            cache.block_size
+        )));
+    }
+    if cache.size < cache.block_size * 4 {
+        return Err(ConfigError::Invalid(format!(
+            "cache.size ({} bytes) must hold at least 4 blocks of {} bytes",
+            cache.size, cache.block_size
+        )));
+    }
+
+    let mast = MastConfig {
+        url: pick(&o.mast_url, &["MASTFS_MAST_URL"], &file.mast.url)
+            .unwrap_or_else(|| "https://mast.stsci.edu".into())
+            .trim_end_matches('/')
+            .to_string(),
+        wait: duration_or("mast.wait", &file.mast.wait, "10s")?,
+        timeout: duration_or("mast.timeout", &file.mast.timeout, "5m")?,
+    };
+
+    let mut views = Vec::new();
+    for v in file.views {
+        validate_view_name(&v.name)?;
+        if views.iter().any(|w: &ViewConfig| w.name == v.name) {
+            return Err(ConfigError::Invalid(format!(
+                "two views are named '{}': view names must be unique",
+                v.name
+            )));
+        }
+        if let Some(b) = &v.bucket {
+            validate_bucket_name(b)?;
+        }
+        views.push(ViewConfig {
+            refresh: duration_or(&format!("views '{}' refresh", v.name), &v.refresh, "1d")?,
+            name: v.name,
+            criteria: v.criteria,
+            products: v.products,
+            bucket: v.bucket,
+            layout: v.layout.unwrap_or(ViewLayout::Flat),
+        });
+    }
+
+    Ok(Config {
+        s3,
+        buckets,
+        cache,
+        mast,
+        views,
+        source,
+    })
+}
+
+fn truthy(v: &str) -> bool {
+    matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on")
+}
+
+/// `NAME` or `NAME/PREFIX` or `s3://NAME/PREFIX`.
+pub fn parse_bucket_spec(spec: &str, signed: bool) -> Result<BucketConfig, ConfigError> {
+    let spec = spec.strip_prefix("s3://").unwrap_or(spec);
+    let (name, prefix) = match spec.split_once('/') {
+        Some((n, p)) => (n, p.trim_start_matches('/')),
+        None => (spec, ""),
+    };
+    validate_bucket_name(name)?;
+    let prefix = if prefix.is_empty() {
+        None
+    } else if prefix.ends_with('/') {
+        Some(prefix.to_string())
+    } else {
+        Some(format!("{prefix}/"))
+    };
+    Ok(BucketConfig {
+        name: name.to_string(),
+        prefix,
+        signed,
+    })
+}
+
+/// S3's bucket naming rules (3-63 characters of a-z, 0-9, '.', '-', starting and ending
+/// with a letter or digit, not an IP address), plus the names mastfs reserves.
+pub fn validate_bucket_name(name: &str) -> Result<(), ConfigError> {
+    if name == VIEWS_DIR {
+        return Err(ConfigError::Invalid(format!(
+            "a bucket cannot be named '{VIEWS_DIR}': MOUNTPOINT/{VIEWS_DIR}/ holds the MAST views"
+        )));
+    }
+    let valid_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-');
+    let ends_ok = name
+        .bytes()
+        .next()
+        .zip(name.bytes().last())
+        .is_some_and(|(a, z)| a.is_ascii_alphanumeric() && z.is_ascii_alphanumeric());
+    let is_ip = name.split('.').count() == 4 && name.split('.').all(|p| p.parse::<u8>().is_ok());
+    if !(3..=63).contains(&name.len()) || !valid_chars || !ends_ok || is_ip || name.contains("..") {
+        return Err(ConfigError::Invalid(format!(
+            "'{name}' is not a valid S3 bucket name (3-63 characters: lowercase letters, digits, \
+             '.' and '-', starting and ending with a letter or digit)"
+        )));
+    }
+    Ok(())
+}
+
+/// A view name becomes a directory name: it must be one.
+pub fn validate_view_name(name: &str) -> Result<(), ConfigError> {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains('/')
+        || name.contains('\0')
+        || name.len() > 255
+    {
+        return Err(ConfigError::Invalid(format!(
+            "view name '{name}' cannot be a directory name (no '/', not empty, '.' or '..', at most 255 bytes)"
+        )));
+    }
+    Ok(())
+}
+
+/// `512MiB`, `1GiB`, `4096`, `64 KiB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("'{s}' is not a size ({e}); write e.g. 512MiB, 1GiB or 4096"))
+}
+
+/// `10m`, `1d`, `30s`, `1h 30m`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s.trim())
+        .map_err(|e| format!("'{s}' is not a duration ({e}); write e.g. 30s, 10m, 1h or 1d"))
+}
+
+fn size_or(what: &str, value: &Option<String>, default: &str) -> Result<u64, ConfigError> {
+    parse_size(value.as_deref().unwrap_or(default))
+        .map_err(|e| ConfigError::Invalid(format!("{what}: {e}")))
+}
+
+fn duration_or(what: &str, value: &Option<String>, default: &str) -> Result<Duration, ConfigError> {
+    parse_duration(value.as_deref().unwrap_or(default))
+        .map_err(|e| ConfigError::Invalid(format!("{what}: {e}")))
+}
+
+#[cfg(test)]
+mod tests;

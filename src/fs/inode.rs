@@ -1,0 +1,116 @@
+//! The inode table: stable numbers for (parent, name) pairs and what each inode is.
+//!
+//! An inode keeps its number for the life of the mount, so a path looked up twice gets the
+//! same number (the kernel and tools like `find` rely on it). Inodes are not reclaimed on
+//! FORGET: the table grows with the number of distinct names visited.
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::store::ObjectMeta;
+
+use super::ROOT_INO;
+
+/// What an inode stands for.
+#[derive(Clone, Debug)]
+pub enum NodeKind {
+    Root,
+    /// A directory of a bucket tree: all keys under `prefix` ("" for the bucket's top).
+    Dir {
+        bucket: Arc<str>,
+        prefix: String,
+    },
+    /// One object, with the metadata last seen and when it was last checked.
+    File {
+        bucket: Arc<str>,
+        key: Arc<str>,
+        meta: ObjectMeta,
+        checked: Instant,
+    },
+}
+
+#[derive(Debug)]
+pub struct Node {
+    pub parent: u64,
+    pub kind: NodeKind,
+    /// The ETag of the last open, to tell the kernel whether its page cache is still valid.
+    pub last_open_etag: Option<String>,
+}
+
+pub struct InodeTable {
+    nodes: HashMap<u64, Node>,
+    by_name: HashMap<(u64, OsString), u64>,
+    next: u64,
+}
+
+impl InodeTable {
+    pub fn new() -> InodeTable {
+        let mut nodes = HashMap::new();
+        nodes.insert(
+            ROOT_INO,
+            Node {
+                parent: ROOT_INO,
+                kind: NodeKind::Root,
+                last_open_etag: None,
+            },
+        );
+        InodeTable {
+            nodes,
+            by_name: HashMap::new(),
+            next: ROOT_INO + 1,
+        }
+    }
+
+    pub fn get(&self, ino: u64) -> Option<&Node> {
+        self.nodes.get(&ino)
+    }
+
+    pub fn get_mut(&mut self, ino: u64) -> Option<&mut Node> {
+        self.nodes.get_mut(&ino)
+    }
+
+    /// The inode of `name` in `parent`, created or updated to be `kind`. A file whose
+    /// metadata changed keeps its number; a name that changed between file and directory
+    /// gets a new number (so the kernel does not mix the two).
+    pub fn child(&mut self, parent: u64, name: &OsStr, kind: NodeKind) -> u64 {
+        let key = (parent, name.to_os_string());
+        if let Some(&ino) = self.by_name.get(&key) {
+            if let Some(node) = self.nodes.get_mut(&ino) {
+                let same_type = matches!(
+                    (&node.kind, &kind),
+                    (NodeKind::Dir { .. }, NodeKind::Dir { .. })
+                        | (NodeKind::File { .. }, NodeKind::File { .. })
+                );
+                if same_type {
+                    node.kind = kind;
+                    return ino;
+                }
+            }
+        }
+        let ino = self.next;
+        self.next += 1;
+        self.nodes.insert(
+            ino,
+            Node {
+                parent,
+                kind,
+                last_open_etag: None,
+            },
+        );
+        self.by_name.insert(key, ino);
+        ino
+    }
+
+    /// Records an open of `ino` at `etag`; true when the kernel may keep cached pages
+    /// (first open, or the same version as the last open).
+    pub fn note_open(&mut self, ino: u64, etag: &str) -> bool {
+        let Some(node) = self.nodes.get_mut(&ino) else {
+            return false;
+        };
+        let keep = node.last_open_etag.as_deref().is_none_or(|e| e == etag);
+        node.last_open_etag = Some(etag.to_string());
+        keep
+    }
+}

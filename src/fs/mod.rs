@@ -1,0 +1,375 @@
+//! The filesystem core: inodes, attributes, directory snapshots, open handles and errnos.
+//!
+//! Pure logic over the namespace sources and the block cache: no FUSE types here, so it is
+//! tested without a mount. Every method is async and may wait on the network; the FUSE
+//! adapter runs each call as its own task.
+
+mod error;
+mod inode;
+
+use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+pub use error::FsError;
+use inode::{InodeTable, NodeKind};
+
+use crate::cache::{BlockCache, ObjectRef, ReadAhead};
+use crate::namespace::buckets::BucketTrees;
+use crate::namespace::Child;
+use crate::store::ObjectMeta;
+
+/// The root directory's inode number, as FUSE expects.
+pub const ROOT_INO: u64 = 1;
+
+/// Whether an inode is a directory or a regular file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Dir,
+    File,
+}
+
+/// Attributes of one inode, in the terms the kernel needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attr {
+    pub ino: u64,
+    pub kind: Kind,
+    pub size: u64,
+    pub mtime: SystemTime,
+    pub perm: u16,
+    pub nlink: u32,
+    pub uid: u32,
+    pub gid: u32,
+    /// The block size reported in `st_blksize`; readers size their reads from it.
+    pub blksize: u32,
+}
+
+/// One entry of a directory snapshot.
+#[derive(Clone, Debug)]
+pub struct DirEntry {
+    pub name: OsString,
+    pub attr: Attr,
+}
+
+/// Ownership, modes and cache lifetimes of the mount.
+#[derive(Clone, Debug)]
+pub struct FsOptions {
+    pub uid: u32,
+    pub gid: u32,
+    pub file_mode: u16,
+    pub dir_mode: u16,
+    pub metadata_ttl: Duration,
+    pub max_readahead: u64,
+    pub blksize: u32,
+}
+
+impl Default for FsOptions {
+    fn default() -> Self {
+        FsOptions {
+            uid: 0,
+            gid: 0,
+            file_mode: 0o444,
+            dir_mode: 0o555,
+            metadata_ttl: Duration::from_secs(3600),
+            max_readahead: 64 << 20,
+            blksize: 64 << 10,
+        }
+    }
+}
+
+/// An open file: the object version pinned at open, and its read-ahead state.
+struct OpenFile {
+    object: ObjectRef,
+    readahead: Mutex<ReadAhead>,
+}
+
+/// The filesystem core of one mount.
+pub struct Fs {
+    opts: FsOptions,
+    inodes: Mutex<InodeTable>,
+    buckets: Arc<BucketTrees>,
+    cache: Arc<BlockCache>,
+    files: Mutex<HashMap<u64, Arc<OpenFile>>>,
+    dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    next_handle: AtomicU64,
+    mounted_at: SystemTime,
+}
+
+impl Fs {
+    pub fn new(opts: FsOptions, buckets: Arc<BucketTrees>, cache: Arc<BlockCache>) -> Fs {
+        let mut table = InodeTable::new();
+        for name in buckets.bucket_names() {
+            table.child(
+                ROOT_INO,
+                OsStr::new(name),
+                NodeKind::Dir {
+                    bucket: name.as_str().into(),
+                    prefix: String::new(),
+                },
+            );
+        }
+        Fs {
+            opts,
+            inodes: Mutex::new(table),
+            buckets,
+            cache,
+            files: Mutex::new(HashMap::new()),
+            dirs: Mutex::new(HashMap::new()),
+            next_handle: AtomicU64::new(1),
+            mounted_at: SystemTime::now(),
+        }
+    }
+
+    pub fn options(&self) -> &FsOptions {
+        &self.opts
+    }
+
+    pub fn cache(&self) -> &Arc<BlockCache> {
+        &self.cache
+    }
+
+    fn attr_of(&self, ino: u64, kind: &NodeKind) -> Attr {
+        match kind {
+            NodeKind::Root | NodeKind::Dir { .. } => Attr {
+                ino,
+                kind: Kind::Dir,
+                size: 0,
+                mtime: self.mounted_at,
+                perm: self.opts.dir_mode,
+                nlink: 2,
+                uid: self.opts.uid,
+                gid: self.opts.gid,
+                blksize: self.opts.blksize,
+            },
+            NodeKind::File { meta, .. } => Attr {
+                ino,
+                kind: Kind::File,
+                size: meta.size,
+                mtime: meta.last_modified,
+                perm: self.opts.file_mode,
+                nlink: 1,
+                uid: self.opts.uid,
+                gid: self.opts.gid,
+                blksize: self.opts.blksize,
+            },
+        }
+    }
+
+    fn node(&self, ino: u64) -> Result<NodeKind, FsError> {
+        self.inodes
+            .lock()
+            .get(ino)
+            .map(|n| n.kind.clone())
+            .ok_or_else(|| FsError::new(libc::ENOENT, format!("inode {ino} is not known")))
+    }
+
+    /// Registers `name` under `parent` as `child` and returns its attributes.
+    fn adopt(&self, parent: u64, parent_kind: &NodeKind, name: &str, child: Child) -> Attr {
+        let kind = match (parent_kind, child) {
+            (NodeKind::Dir { bucket, prefix }, Child::Dir) => NodeKind::Dir {
+                bucket: bucket.clone(),
+                prefix: format!("{prefix}{name}/"),
+            },
+            (NodeKind::Dir { bucket, .. }, Child::File(meta)) => NodeKind::File {
+                bucket: bucket.clone(),
+                key: meta.key.as_str().into(),
+                meta,
+                checked: Instant::now(),
+            },
+            (_, Child::Dir) => NodeKind::Dir {
+                bucket: name.into(),
+                prefix: String::new(),
+            },
+            (_, Child::File(meta)) => NodeKind::File {
+                bucket: "".into(),
+                key: meta.key.as_str().into(),
+                meta,
+                checked: Instant::now(),
+            },
+        };
+        let ino = self
+            .inodes
+            .lock()
+            .child(parent, OsStr::new(name), kind.clone());
+        self.attr_of(ino, &kind)
+    }
+
+    pub async fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
+        let parent_kind = self.node(parent)?;
+        let Some(name) = name.to_str() else {
+            return Err(FsError::new(libc::ENOENT, "name is not UTF-8"));
+        };
+        match &parent_kind {
+            NodeKind::Root => {
+                if self.buckets.has_bucket(name) {
+                    Ok(self.adopt(parent, &parent_kind, name, Child::Dir))
+                } else {
+                    Err(FsError::new(
+                        libc::ENOENT,
+                        format!("no bucket '{name}' is mounted"),
+                    ))
+                }
+            }
+            NodeKind::Dir { bucket, prefix } => {
+                match self.buckets.lookup(bucket, prefix, name).await {
+                    Ok(Some(child)) => Ok(self.adopt(parent, &parent_kind, name, child)),
+                    Ok(None) => Err(FsError::quiet(libc::ENOENT)),
+                    Err(e) => Err(FsError::from_store(&e)),
+                }
+            }
+            NodeKind::File { .. } => Err(FsError::new(libc::ENOTDIR, "not a directory")),
+        }
+    }
+
+    pub async fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
+        let kind = self.node(ino)?;
+        Ok(self.attr_of(ino, &kind))
+    }
+
+    /// Takes a snapshot of a directory's entries (`.` and `..` first) and returns its handle.
+    pub async fn opendir(&self, ino: u64) -> Result<u64, FsError> {
+        let kind = self.node(ino)?;
+        let parent = self
+            .inodes
+            .lock()
+            .get(ino)
+            .map(|n| n.parent)
+            .unwrap_or(ROOT_INO);
+        let mut entries = vec![
+            DirEntry {
+                name: ".".into(),
+                attr: self.attr_of(ino, &kind),
+            },
+            DirEntry {
+                name: "..".into(),
+                attr: self.attr_of(parent, &NodeKind::Root),
+            },
+        ];
+        match &kind {
+            NodeKind::Root => {
+                for name in self.buckets.bucket_names() {
+                    let attr = self.adopt(ino, &kind, name, Child::Dir);
+                    entries.push(DirEntry {
+                        name: name.into(),
+                        attr,
+                    });
+                }
+            }
+            NodeKind::Dir { bucket, prefix } => {
+                let listing = self
+                    .buckets
+                    .list(bucket, prefix)
+                    .await
+                    .map_err(|e| FsError::from_store(&e))?;
+                for (name, child) in &listing.children {
+                    let attr = self.adopt(ino, &kind, name, child.clone());
+                    entries.push(DirEntry {
+                        name: name.into(),
+                        attr,
+                    });
+                }
+            }
+            NodeKind::File { .. } => return Err(FsError::new(libc::ENOTDIR, "not a directory")),
+        }
+        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        self.dirs.lock().insert(fh, Arc::new(entries));
+        Ok(fh)
+    }
+
+    /// The snapshot taken by [`Fs::opendir`].
+    pub fn dir_entries(&self, fh: u64) -> Option<Arc<Vec<DirEntry>>> {
+        self.dirs.lock().get(&fh).cloned()
+    }
+
+    pub fn releasedir(&self, fh: u64) {
+        self.dirs.lock().remove(&fh);
+    }
+
+    /// Opens a file: pins its current version (revalidated by HEAD once the metadata TTL
+    /// has passed). Returns the handle and whether the kernel may keep its page cache.
+    pub async fn open(&self, ino: u64) -> Result<(u64, bool), FsError> {
+        let NodeKind::File {
+            bucket,
+            key,
+            mut meta,
+            checked,
+        } = self.node(ino)?
+        else {
+            return Err(FsError::new(libc::EISDIR, "is a directory"));
+        };
+        if checked.elapsed() >= self.opts.metadata_ttl {
+            meta = self
+                .buckets
+                .head(&bucket, &key)
+                .await
+                .map_err(|e| FsError::from_store(&e))?;
+            self.update_meta(ino, meta.clone());
+        }
+        let keep_cache = self.inodes.lock().note_open(ino, &meta.etag);
+        let object = ObjectRef {
+            bucket,
+            key,
+            etag: meta.etag.as_str().into(),
+            size: meta.size,
+        };
+        let file = OpenFile {
+            object,
+            readahead: Mutex::new(ReadAhead::new(
+                self.cache.block_size(),
+                self.opts.max_readahead,
+            )),
+        };
+        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        self.files.lock().insert(fh, Arc::new(file));
+        Ok((fh, keep_cache))
+    }
+
+    fn update_meta(&self, ino: u64, fresh: ObjectMeta) {
+        if let Some(node) = self.inodes.lock().get_mut(ino) {
+            if let NodeKind::File { meta, checked, .. } = &mut node.kind {
+                *meta = fresh;
+                *checked = Instant::now();
+            }
+        }
+    }
+
+    pub async fn read(&self, fh: u64, offset: u64, size: u32) -> Result<Bytes, FsError> {
+        let file =
+            self.files.lock().get(&fh).cloned().ok_or_else(|| {
+                FsError::new(libc::EBADF, format!("file handle {fh} is not open"))
+            })?;
+        let ahead = file
+            .readahead
+            .lock()
+            .on_read(offset, size as u64, file.object.size);
+        if !ahead.is_empty() {
+            self.cache.prefetch(&file.object, ahead);
+        }
+        self.cache
+            .read(&file.object, offset, size as u64)
+            .await
+            .map_err(|e| FsError::from_store(&e))
+    }
+
+    pub fn release(&self, fh: u64) {
+        self.files.lock().remove(&fh);
+    }
+
+    /// Open file handles right now (for stats and leak checks).
+    pub fn open_files(&self) -> usize {
+        self.files.lock().len()
+    }
+
+    /// Drops cached listings and attributes (SIGHUP): later lookups ask S3 again.
+    pub fn drop_metadata(&self) {
+        self.buckets.drop_metadata();
+    }
+}
+
+#[cfg(test)]
+mod tests;

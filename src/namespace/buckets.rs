@@ -1,0 +1,266 @@
+//! Bucket trees: directories from lazy ListObjectsV2 listings with delimiter `/`.
+//!
+//! Owns the listing cache (complete listings per (bucket, prefix), trusted for the metadata
+//! TTL), the negative cache of names found missing, and the prefix restriction of buckets
+//! mounted with `NAME/PREFIX`: directories above an allowed prefix are made up from the
+//! prefixes themselves, without asking S3.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use super::names::is_valid_name;
+use super::Child;
+use crate::config::BucketConfig;
+use crate::store::{ListPage, ObjectStore, StoreError};
+
+/// A complete listing of one directory.
+#[derive(Debug)]
+pub struct Listing {
+    pub children: BTreeMap<String, Child>,
+    pub fetched: Instant,
+}
+
+struct BucketScope {
+    /// Allowed key prefixes, each ending in `/`; empty means the whole bucket.
+    prefixes: Vec<String>,
+}
+
+/// Where a directory sits relative to the allowed prefixes of its bucket.
+enum Scope {
+    /// Inside an allowed prefix: S3 says what is there.
+    Listed,
+    /// Above one or more allowed prefixes: only their next components are shown.
+    Above(Vec<String>),
+    Hidden,
+}
+
+/// The bucket trees of one mount.
+pub struct BucketTrees {
+    store: Arc<dyn ObjectStore>,
+    scopes: HashMap<String, BucketScope>,
+    order: Vec<String>,
+    listings: Mutex<HashMap<(String, String), Arc<Listing>>>,
+    missing: Mutex<HashMap<(String, String), Instant>>,
+    ttl: Duration,
+    negative_ttl: Duration,
+}
+
+impl BucketTrees {
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        buckets: &[BucketConfig],
+        ttl: Duration,
+        negative_ttl: Duration,
+    ) -> BucketTrees {
+        let mut scopes: HashMap<String, BucketScope> = HashMap::new();
+        let mut order = Vec::new();
+        for b in buckets {
+            let scope = scopes.entry(b.name.clone()).or_insert_with(|| {
+                order.push(b.name.clone());
+                BucketScope {
+                    prefixes: Vec::new(),
+                }
+            });
+            match &b.prefix {
+                // A whole-bucket entry wins over any prefix of the same bucket.
+                None => scope.prefixes.clear(),
+                Some(p) => {
+                    let whole = buckets
+                        .iter()
+                        .any(|o| o.name == b.name && o.prefix.is_none());
+                    if !whole && !scope.prefixes.contains(p) {
+                        scope.prefixes.push(p.clone());
+                    }
+                }
+            }
+        }
+        BucketTrees {
+            store,
+            scopes,
+            order,
+            listings: Mutex::new(HashMap::new()),
+            missing: Mutex::new(HashMap::new()),
+            ttl,
+            negative_ttl,
+        }
+    }
+
+    /// The mounted buckets, in the order they were configured.
+    pub fn bucket_names(&self) -> &[String] {
+        &self.order
+    }
+
+    pub fn has_bucket(&self, name: &str) -> bool {
+        self.scopes.contains_key(name)
+    }
+
+    /// Forgets every cached listing and missing name (SIGHUP, refresh).
+    pub fn drop_metadata(&self) {
+        self.listings.lock().clear();
+        self.missing.lock().clear();
+    }
+
+    fn scope(&self, bucket: &str, dir: &str) -> Scope {
+        let Some(scope) = self.scopes.get(bucket) else {
+            return Scope::Hidden;
+        };
+        if scope.prefixes.is_empty() || scope.prefixes.iter().any(|p| dir.starts_with(p.as_str())) {
+            return Scope::Listed;
+        }
+        let below: Vec<String> = scope
+            .prefixes
+            .iter()
+            .filter(|p| p.starts_with(dir))
+            .filter_map(|p| p[dir.len()..].split('/').next().map(str::to_string))
+            .filter(|n| is_valid_name(n))
+            .collect();
+        if below.is_empty() {
+            Scope::Hidden
+        } else {
+            Scope::Above(below)
+        }
+    }
+
+    /// The complete listing of directory `dir` (a prefix ending in `/`, or "" for the
+    /// bucket's top) of `bucket`, from the cache while it is fresh.
+    pub async fn list(&self, bucket: &str, dir: &str) -> Result<Arc<Listing>, StoreError> {
+        match self.scope(bucket, dir) {
+            Scope::Hidden => Ok(Arc::new(Listing {
+                children: BTreeMap::new(),
+                fetched: Instant::now(),
+            })),
+            Scope::Above(names) => Ok(Arc::new(Listing {
+                children: names.into_iter().map(|n| (n, Child::Dir)).collect(),
+                fetched: Instant::now(),
+            })),
+            Scope::Listed => {
+                if let Some(cached) = self.cached(bucket, dir) {
+                    return Ok(cached);
+                }
+                let mut pages = Vec::new();
+                let mut token = None;
+                loop {
+                    let page = self.store.list_page(bucket, dir, token).await?;
+                    token = page.next_token.clone();
+                    pages.push(page);
+                    if token.is_none() {
+                        break;
+                    }
+                }
+                Ok(self.remember(bucket, dir, &pages))
+            }
+        }
+    }
+
+    /// What `name` is in directory `dir` of `bucket`, if anything. Answered from the
+    /// directory's listing when it is cached; otherwise by a HEAD of the key and a one-page
+    /// LIST of `name/` run together (a directory wins over a file of the same name).
+    pub async fn lookup(
+        &self,
+        bucket: &str,
+        dir: &str,
+        name: &str,
+    ) -> Result<Option<Child>, StoreError> {
+        if !is_valid_name(name) {
+            return Ok(None);
+        }
+        let as_dir = format!("{dir}{name}/");
+        match self.scope(bucket, dir) {
+            Scope::Hidden => return Ok(None),
+            Scope::Above(names) => {
+                return Ok(names.iter().any(|n| n == name).then_some(Child::Dir))
+            }
+            Scope::Listed => {}
+        }
+        if let Some(listing) = self.cached(bucket, dir) {
+            return Ok(listing.children.get(name).cloned());
+        }
+        let key = format!("{dir}{name}");
+        if let Some(at) = self.missing.lock().get(&(bucket.to_string(), key.clone())) {
+            if at.elapsed() < self.negative_ttl {
+                return Ok(None);
+            }
+        }
+        if self.cached(bucket, &as_dir).is_some() {
+            return Ok(Some(Child::Dir));
+        }
+        let (head, page) = tokio::join!(
+            self.store.head(bucket, &key),
+            self.store.list_page(bucket, &as_dir, None)
+        );
+        let page = page?;
+        if !page.objects.is_empty() || !page.prefixes.is_empty() {
+            if page.next_token.is_none() {
+                self.remember(bucket, &as_dir, std::slice::from_ref(&page));
+            }
+            return Ok(Some(Child::Dir));
+        }
+        match head {
+            Ok(meta) => Ok(Some(Child::File(meta))),
+            Err(e) if e.kind == crate::store::StoreErrorKind::NotFound => {
+                self.missing
+                    .lock()
+                    .insert((bucket.to_string(), key), Instant::now());
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Fresh metadata of one key (to revalidate an open after the TTL).
+    pub async fn head(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<crate::store::ObjectMeta, StoreError> {
+        self.store.head(bucket, key).await
+    }
+
+    fn cached(&self, bucket: &str, dir: &str) -> Option<Arc<Listing>> {
+        let listings = self.listings.lock();
+        let l = listings.get(&(bucket.to_string(), dir.to_string()))?;
+        (l.fetched.elapsed() < self.ttl).then(|| l.clone())
+    }
+
+    fn remember(&self, bucket: &str, dir: &str, pages: &[ListPage]) -> Arc<Listing> {
+        let mut children = BTreeMap::new();
+        for page in pages {
+            for obj in &page.objects {
+                let name = &obj.key[dir.len().min(obj.key.len())..];
+                if !obj.key.starts_with(dir) || name.is_empty() {
+                    continue; // the directory's own marker object
+                }
+                if !is_valid_name(name) {
+                    tracing::debug!(bucket, key = %obj.key, "key skipped: not a valid file name");
+                    continue;
+                }
+                children.insert(name.to_string(), Child::File(obj.clone()));
+            }
+        }
+        for page in pages {
+            for p in &page.prefixes {
+                let name = p
+                    .strip_prefix(dir)
+                    .and_then(|rest| rest.strip_suffix('/'))
+                    .unwrap_or("");
+                if !is_valid_name(name) {
+                    tracing::debug!(bucket, prefix = %p, "prefix skipped: not a valid directory name");
+                    continue;
+                }
+                // A directory and a file of the same name: the directory wins.
+                children.insert(name.to_string(), Child::Dir);
+            }
+        }
+        let listing = Arc::new(Listing {
+            children,
+            fetched: Instant::now(),
+        });
+        self.listings
+            .lock()
+            .insert((bucket.to_string(), dir.to_string()), listing.clone());
+        listing
+    }
+}

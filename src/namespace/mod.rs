@@ -1,0 +1,15 @@
+//! What the tree contains. Each source (bucket trees now, MAST views next) answers "what is
+//! in this directory" with [`Child`] entries; the filesystem core does not care which source
+//! an entry came from.
+
+pub mod buckets;
+pub mod names;
+
+use crate::store::ObjectMeta;
+
+/// One entry of a directory listing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Child {
+    Dir,
+    File(ObjectMeta),
+}
