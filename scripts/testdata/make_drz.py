@@ -52,6 +52,8 @@ from dataclasses import dataclass
 import numpy as np
 from astropy.io import fits
 
+from starfield import add_sources
+
 FULL_SHAPE = (4313, 4240)  # numpy order: (NAXIS2, NAXIS1)
 SMALL_SHAPE = (400, 512)
 FULL_SIZE_BYTES = 219_608_640
@@ -151,42 +153,6 @@ def make_weight_and_context(shape, ds: Dataset, exptimes) -> tuple[np.ndarray, n
         v / np.float32(900 * scale + 1)
     )
     return wht, ctx
-
-
-def add_sources(image: np.ndarray, rng: np.random.Generator, count: int, radius: int, kind: str):
-    """Adds `count` seeded PSF stars or elliptical galaxies into image, vectorised with np.add.at."""
-    ny, nx = image.shape
-    if count == 0:
-        return
-    xc = rng.uniform(0, nx, count)
-    yc = rng.uniform(0, ny, count)
-    if kind == "star":
-        flux = (rng.pareto(1.3, count) + 1.0) * 0.8  # e-/s, power-law counts
-        sig_x = np.full(count, 1.05)
-        sig_y = np.full(count, 1.05)
-        theta = np.zeros(count)
-    else:
-        flux = (rng.pareto(1.6, count) + 1.0) * 2.0
-        sig_x = rng.uniform(1.5, radius / 3.0, count)
-        sig_y = sig_x * rng.uniform(0.3, 1.0, count)
-        theta = rng.uniform(0, np.pi, count)
-    offs = np.arange(-radius, radius + 1)
-    ix = np.floor(xc).astype(np.int64)[:, None, None] + offs[None, None, :]
-    iy = np.floor(yc).astype(np.int64)[:, None, None] + offs[None, :, None]
-    dx = ix - xc[:, None, None]
-    dy = iy - yc[:, None, None]
-    ct, st = np.cos(theta)[:, None, None], np.sin(theta)[:, None, None]
-    xr = dx * ct + dy * st
-    yr = -dx * st + dy * ct
-    sx, sy = sig_x[:, None, None], sig_y[:, None, None]
-    profile = np.exp(-0.5 * ((xr / sx) ** 2 + (yr / sy) ** 2))
-    if kind == "star":  # faint diffraction-like halo, as ACS PSFs have
-        profile += 0.02 * np.exp(-0.5 * ((xr / (4 * sx)) ** 2 + (yr / (4 * sy)) ** 2))
-    profile *= (flux / (2 * np.pi * sig_x * sig_y))[:, None, None]
-    ok = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
-    ok = np.broadcast_to(ok, profile.shape)
-    flat_index = np.broadcast_to(iy * nx + ix, profile.shape)[ok]
-    np.add.at(image.reshape(-1), flat_index, profile[ok].astype(np.float32))
 
 
 def make_science(shape, ds: Dataset, wht: np.ndarray, rng: np.random.Generator) -> np.ndarray:
