@@ -7,7 +7,11 @@
 //! validated configuration.
 
 pub mod cache;
+pub mod cli;
 pub mod config;
 pub mod fs;
+pub mod fuse;
+pub mod logging;
+pub mod mount;
 pub mod namespace;
 pub mod store;

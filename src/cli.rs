@@ -1,0 +1,197 @@
+//! The command line: clap definitions and the mapping of `-o` mount options to flags.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mastfs",
+    version,
+    about = "Mount MAST astronomy archive data in S3 as a read-only directory tree",
+    long_about = "mastfs mounts S3 buckets (by default the public MAST bucket stpubdata) as a \
+                  read-only directory tree, served through a block cache of ranged GETs, so \
+                  that astropy, asdf, ds9 and any other tool open archive files by path."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Write logs to this file instead of standard error.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Mount buckets (and views) at MOUNTPOINT.
+    Mount(MountArgs),
+    /// Unmount a mastfs mount point (also clears a mount left stale by a crash).
+    Unmount(UnmountArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct MountArgs {
+    /// Where to mount: an existing, empty directory.
+    pub mountpoint: PathBuf,
+    /// A bucket to mount, as NAME or NAME/PREFIX (repeatable; replaces the config's list).
+    #[arg(
+        long = "bucket",
+        value_name = "NAME[/PREFIX]",
+        help_heading = "Buckets"
+    )]
+    pub buckets: Vec<String>,
+    /// Config file (TOML). Default: $XDG_CONFIG_HOME/mastfs/config.toml, or
+    /// /etc/mastfs/config.toml without a home folder.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// S3 endpoint for S3-compatible stores [env: AWS_ENDPOINT_URL] [default: AWS].
+    #[arg(long, value_name = "URL", help_heading = "S3")]
+    pub endpoint_url: Option<String>,
+    /// Address buckets as ENDPOINT/BUCKET instead of BUCKET.ENDPOINT.
+    #[arg(long, help_heading = "S3")]
+    pub force_path_style: bool,
+    /// AWS region [env: AWS_REGION] [default: us-east-1].
+    #[arg(long, value_name = "R", help_heading = "S3")]
+    pub region: Option<String>,
+    /// Memory for cached blocks, e.g. 512MiB, 2GiB [default: 512MiB].
+    #[arg(long, value_name = "SIZE", help_heading = "Cache")]
+    pub cache_size: Option<String>,
+    /// Size of one ranged GET, e.g. 1MiB [default: 1MiB].
+    #[arg(long, value_name = "SIZE", help_heading = "Cache")]
+    pub block_size: Option<String>,
+    /// How long listings and attributes are trusted, e.g. 10m, 1d [default: 1h].
+    #[arg(long, value_name = "DURATION", help_heading = "Cache")]
+    pub metadata_ttl: Option<String>,
+    /// Stay in the foreground (logs to stderr; Ctrl-C or SIGTERM unmounts).
+    #[arg(short, long)]
+    pub foreground: bool,
+    /// Let other users than the mounting one see the mount (root, or
+    /// `user_allow_other` in /etc/fuse.conf).
+    #[arg(long)]
+    pub allow_other: bool,
+    /// Mount options, comma-separated: the long flags as keys (cache_size=1GiB,
+    /// endpoint_url=URL, bucket=NAME, config=FILE, allow_other, ...) plus the usual
+    /// ro, rw, dev, nodev, suid, nosuid, exec, noexec, _netdev, nofail, noauto, user, defaults.
+    #[arg(short = 'o', value_name = "OPTS")]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UnmountArgs {
+    pub mountpoint: PathBuf,
+    /// Detach now even if files are open (they are released when closed).
+    #[arg(long)]
+    pub lazy: bool,
+}
+
+impl MountArgs {
+    /// Folds `-o` options into the flags; flags given explicitly win.
+    pub fn apply_mount_options(&mut self) -> Result<(), String> {
+        for opts in std::mem::take(&mut self.options) {
+            for opt in opts.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+                let (key, value) = match opt.split_once('=') {
+                    Some((k, v)) => (k.replace('-', "_"), Some(v.to_string())),
+                    None => (opt.replace('-', "_"), None),
+                };
+                let need = |v: Option<String>| {
+                    v.ok_or_else(|| format!("mount option '{key}' needs a value ({key}=...)"))
+                };
+                match key.as_str() {
+                    "bucket" => self.buckets.push(need(value)?),
+                    "config" => self.config = self.config.take().or(Some(need(value)?.into())),
+                    "endpoint_url" => {
+                        self.endpoint_url = self.endpoint_url.take().or(Some(need(value)?))
+                    }
+                    "region" => self.region = self.region.take().or(Some(need(value)?)),
+                    "cache_size" => self.cache_size = self.cache_size.take().or(Some(need(value)?)),
+                    "block_size" => self.block_size = self.block_size.take().or(Some(need(value)?)),
+                    "metadata_ttl" => {
+                        self.metadata_ttl = self.metadata_ttl.take().or(Some(need(value)?))
+                    }
+                    "force_path_style" => self.force_path_style = true,
+                    "allow_other" => self.allow_other = true,
+                    "foreground" => self.foreground = true,
+                    // Accepted for fstab and mount(8); mastfs is always read-only, nodev, nosuid.
+                    "ro" | "rw" | "dev" | "nodev" | "suid" | "nosuid" | "exec" | "noexec"
+                    | "_netdev" | "nofail" | "noauto" | "auto" | "user" | "users" | "nouser"
+                    | "defaults" | "atime" | "noatime" | "relatime" | "async" => {}
+                    k if k.starts_with("x_systemd.")
+                        || k.starts_with("x_")
+                        || k.starts_with("comment") => {}
+                    other => return Err(format!(
+                        "unknown mount option '{other}'; known: bucket=, config=, endpoint_url=, \
+                             region=, cache_size=, block_size=, metadata_ttl=, force_path_style, \
+                             allow_other, foreground, and the generic ro, rw, nodev, nosuid, \
+                             noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*"
+                    )),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            buckets: self.buckets.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            force_path_style: self.force_path_style,
+            region: self.region.clone(),
+            cache_size: self.cache_size.clone(),
+            block_size: self.block_size.clone(),
+            metadata_ttl: self.metadata_ttl.clone(),
+            mast_url: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mount_args(args: &[&str]) -> MountArgs {
+        let cli = Cli::try_parse_from(args).unwrap();
+        match cli.command {
+            Command::Mount(m) => m,
+            other => panic!("expected mount, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn mount_options_map_to_flags() {
+        let mut m = mount_args(&[
+            "mastfs",
+            "mount",
+            "/mnt",
+            "-o",
+            "ro,_netdev,cache_size=1GiB,bucket=stpubdata/roman,x-systemd.automount",
+            "--region",
+            "eu-west-1",
+            "-o",
+            "region=ignored",
+        ]);
+        m.apply_mount_options().unwrap();
+        assert_eq!(m.cache_size.as_deref(), Some("1GiB"));
+        assert_eq!(m.buckets, vec!["stpubdata/roman"]);
+        assert_eq!(
+            m.region.as_deref(),
+            Some("eu-west-1"),
+            "an explicit flag wins over -o"
+        );
+    }
+
+    #[test]
+    fn unknown_mount_options_are_refused() {
+        let mut m = mount_args(&["mastfs", "mount", "/mnt", "-o", "cache_sise=1GiB"]);
+        let err = m.apply_mount_options().unwrap_err();
+        assert!(
+            err.contains("cache_sise") && err.contains("cache_size="),
+            "got: {err}"
+        );
+    }
+}

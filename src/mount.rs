@@ -1,0 +1,342 @@
+//! The mount lifecycle: checks the mount point (clearing a mount left stale by a crash),
+//! daemonizes, builds the layers, mounts, reports readiness, and unmounts cleanly on
+//! SIGINT/SIGTERM or when the kernel ends the session.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+
+use crate::cache::BlockCache;
+use crate::config::Config;
+use crate::fs::{Fs, FsOptions};
+use crate::fuse::FuseAdapter;
+use crate::namespace::buckets::BucketTrees;
+use crate::store::{ObjectStore, S3Store, S3StoreOptions, StoreCounters};
+
+/// How to run a mount.
+pub struct MountRequest {
+    pub mountpoint: PathBuf,
+    pub config: Config,
+    pub foreground: bool,
+    pub allow_other: bool,
+}
+
+/// What kind of thing sits at a path, as far as mounting is concerned.
+#[derive(Debug, PartialEq, Eq)]
+enum MountPointState {
+    Ready,
+    /// A FUSE mount whose daemon is gone: "Transport endpoint is not connected".
+    Stale,
+    Mounted,
+}
+
+fn mounted_paths() -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .map(|p| p.replace("\\040", " "))
+        .collect()
+}
+
+fn is_mount_point(path: &Path) -> bool {
+    let p = path.to_string_lossy();
+    mounted_paths().iter().any(|m| *m == p)
+}
+
+fn check_mount_point(path: &Path) -> anyhow::Result<MountPointState> {
+    match std::fs::metadata(path) {
+        Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return Ok(MountPointState::Stale),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!(
+                "mount point {} does not exist: create it with `mkdir -p {}`",
+                path.display(),
+                path.display()
+            )
+        }
+        Err(e) => bail!("cannot use mount point {}: {e}", path.display()),
+        Ok(m) if !m.is_dir() => bail!("mount point {} is not a directory", path.display()),
+        Ok(_) => {}
+    }
+    if is_mount_point(path) {
+        return Ok(MountPointState::Mounted);
+    }
+    let mut entries = std::fs::read_dir(path)
+        .with_context(|| format!("cannot read mount point {}", path.display()))?;
+    if entries.next().is_some() {
+        bail!(
+            "mount point {} is not empty: mounting over files would hide them; choose an empty directory",
+            path.display()
+        );
+    }
+    Ok(MountPointState::Ready)
+}
+
+/// Detaches whatever is mounted at `path` (lazily, so open files do not block it).
+fn detach(path: &Path) -> anyhow::Result<()> {
+    nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH)
+        .or_else(|e| {
+            // Not root: let fusermount3 do it.
+            let status = std::process::Command::new("fusermount3")
+                .arg("-uz")
+                .arg(path)
+                .status();
+            match status {
+                Ok(s) if s.success() => Ok(()),
+                _ => Err(e),
+            }
+        })
+        .with_context(|| format!("cannot unmount {}", path.display()))
+}
+
+/// `mastfs unmount`: unmounts, and clears a stale mount left by a crash.
+pub fn unmount(path: &Path, lazy: bool) -> anyhow::Result<()> {
+    let path = absolute(path)?;
+    let stale =
+        matches!(std::fs::metadata(&path), Err(e) if e.raw_os_error() == Some(libc::ENOTCONN));
+    if !stale && !is_mount_point(&path) {
+        bail!("{} is not mounted", path.display());
+    }
+    if lazy || stale {
+        return detach(&path);
+    }
+    match nix::mount::umount2(&path, nix::mount::MntFlags::empty()) {
+        Ok(()) => Ok(()),
+        Err(nix::errno::Errno::EBUSY) => bail!(
+            "{} is busy: some process has files open there (see `fuser -m {}`); close them, or use `mastfs unmount --lazy`",
+            path.display(),
+            path.display()
+        ),
+        Err(nix::errno::Errno::EPERM) => detach(&path),
+        Err(e) => Err(anyhow!("cannot unmount {}: {e}", path.display())),
+    }
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    if path.is_absolute() {
+        Ok(path.to_path_buf())
+    } else {
+        Ok(std::env::current_dir()?.join(path))
+    }
+}
+
+/// Mounts and serves until unmounted. Without `foreground`, forks: the parent returns only
+/// once the mount is live (exit 0, one line saying what is mounted where) or has failed.
+pub fn run(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Result<()> {
+    let mountpoint = absolute(&req.mountpoint)?;
+    match check_mount_point(&mountpoint)? {
+        MountPointState::Ready => {}
+        MountPointState::Stale => {
+            eprintln!(
+                "mastfs: clearing a stale mount at {} (its daemon is gone)",
+                mountpoint.display()
+            );
+            detach(&mountpoint)?;
+        }
+        MountPointState::Mounted => bail!(
+            "{} is already a mount point; unmount it first (`mastfs unmount {}`)",
+            mountpoint.display(),
+            mountpoint.display()
+        ),
+    }
+    if req.allow_other && !nix::unistd::geteuid().is_root() {
+        let conf = std::fs::read_to_string("/etc/fuse.conf").unwrap_or_default();
+        if !conf.lines().any(|l| l.trim() == "user_allow_other") {
+            bail!("--allow-other needs `user_allow_other` in /etc/fuse.conf (or mount as root)");
+        }
+    }
+    if req.foreground {
+        init_logging(true);
+        return serve(&req, &mountpoint, None);
+    }
+    let (read_end, write_end) = nix::unistd::pipe().context("cannot create a pipe")?;
+    // SAFETY: no other threads exist yet (the runtime is built after the fork).
+    match unsafe { nix::unistd::fork() }.context("cannot fork the daemon")? {
+        nix::unistd::ForkResult::Parent { .. } => {
+            drop(write_end);
+            let mut report = String::new();
+            std::fs::File::from(read_end)
+                .read_to_string(&mut report)
+                .ok();
+            match report.strip_prefix("ok ") {
+                Some(line) => {
+                    println!("{}", line.trim_end());
+                    Ok(())
+                }
+                None if report.is_empty() => {
+                    bail!("the mastfs daemon exited before mounting (see its log)")
+                }
+                None => bail!("{}", report.trim_end()),
+            }
+        }
+        nix::unistd::ForkResult::Child => {
+            drop(read_end);
+            let _ = nix::unistd::setsid();
+            init_logging(false);
+            let result = serve(&req, &mountpoint, Some(write_end));
+            if let Err(e) = &result {
+                tracing::error!("{e:#}");
+            }
+            result
+        }
+    }
+}
+
+/// Builds the layers, mounts, reports, and blocks until the mount ends.
+fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyhow::Result<()> {
+    let mut ready = ready.map(std::fs::File::from);
+    let outcome = (|| {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("mastfs-io")
+            .build()
+            .context("cannot start the async runtime")?;
+        let cfg = &req.config;
+        let counters = Arc::new(StoreCounters::default());
+        let store_opts = S3StoreOptions {
+            endpoint_url: cfg.s3.endpoint_url.clone(),
+            region: cfg.s3.region.clone(),
+            force_path_style: cfg.s3.force_path_style,
+            signed_buckets: cfg
+                .buckets
+                .iter()
+                .filter(|b| b.signed)
+                .map(|b| b.name.clone())
+                .collect::<HashSet<_>>(),
+            connect_timeout: cfg.s3.connect_timeout,
+            attempt_timeout: cfg.s3.attempt_timeout,
+            max_attempts: cfg.s3.max_attempts,
+            max_concurrent_requests: cfg.s3.max_concurrent_requests,
+            ca_bundle: cfg.s3.ca_bundle.clone(),
+        };
+        let store: Arc<dyn ObjectStore> =
+            Arc::new(runtime.block_on(S3Store::new(store_opts, counters))?);
+        let trees = Arc::new(BucketTrees::new(
+            store.clone(),
+            &cfg.buckets,
+            cfg.cache.metadata_ttl,
+            cfg.cache.negative_ttl,
+        ));
+        let cache = BlockCache::new(store, cfg.cache.block_size, cfg.cache.size);
+        let fs_opts = FsOptions {
+            uid: nix::unistd::getuid().as_raw(),
+            gid: nix::unistd::getgid().as_raw(),
+            metadata_ttl: cfg.cache.metadata_ttl,
+            max_readahead: cfg.cache.max_readahead,
+            ..FsOptions::default()
+        };
+        let fs = Arc::new(Fs::new(fs_opts, trees, cache));
+        let adapter = FuseAdapter::new(fs, runtime.handle().clone());
+        let mut fuse_config = fuser::Config::default();
+        fuse_config.mount_options = vec![
+            fuser::MountOption::FSName("mastfs".into()),
+            fuser::MountOption::Subtype("mastfs".into()),
+            fuser::MountOption::RO,
+            fuser::MountOption::NoDev,
+            fuser::MountOption::NoSuid,
+            fuser::MountOption::DefaultPermissions,
+        ];
+        fuse_config.acl = if req.allow_other {
+            fuser::SessionACL::All
+        } else {
+            fuser::SessionACL::Owner
+        };
+        let session = fuser::Session::new(adapter, mountpoint, &fuse_config)
+            .with_context(|| format!("cannot mount at {}", mountpoint.display()))?;
+        let background = session.spawn().context("cannot start the FUSE session")?;
+        anyhow::Ok((runtime, background))
+    })();
+    let (runtime, background) = match outcome {
+        Ok(v) => v,
+        Err(e) => {
+            if let Some(f) = ready.as_mut() {
+                let _ = write!(f, "mastfs: {e:#}");
+            }
+            return Err(e);
+        }
+    };
+    let what: Vec<String> = req
+        .config
+        .buckets
+        .iter()
+        .map(|b| {
+            let auth = if b.signed { "signed" } else { "anonymous" };
+            format!(
+                "s3://{}/{} ({auth})",
+                b.name,
+                b.prefix.as_deref().unwrap_or("")
+            )
+        })
+        .collect();
+    let endpoint = req.config.s3.endpoint_url.as_deref().unwrap_or("AWS");
+    let line = format!(
+        "mastfs: mounted {} from {endpoint} at {}",
+        what.join(", "),
+        mountpoint.display()
+    );
+    tracing::info!("{line}");
+    match ready.take() {
+        Some(mut f) => {
+            let _ = write!(f, "ok {line}");
+            drop(f);
+            detach_stdio();
+        }
+        None => eprintln!("{line}"),
+    }
+    let reason = runtime.block_on(wait_for_end(&background));
+    tracing::info!("{reason}; unmounting {}", mountpoint.display());
+    if background.guard.is_finished() {
+        let _ = background.join();
+    } else if let Err(e) = background.umount_and_join() {
+        tracing::warn!(
+            "clean unmount failed ({e}); detaching {}",
+            mountpoint.display()
+        );
+        let _ = detach(mountpoint);
+    }
+    runtime.shutdown_timeout(Duration::from_secs(2));
+    Ok(())
+}
+
+/// Waits for SIGINT, SIGTERM, or the end of the FUSE session (an external `umount`).
+async fn wait_for_end(background: &fuser::BackgroundSession) -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return "cannot listen for signals";
+    };
+    let mut tick = tokio::time::interval(Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = term.recv() => return "SIGTERM received",
+            _ = int.recv() => return "SIGINT received",
+            _ = tick.tick() => {
+                if background.guard.is_finished() {
+                    return "the file system was unmounted";
+                }
+            }
+        }
+    }
+}
+
+/// A daemon keeps no terminal: stdin, stdout and stderr go to /dev/null.
+fn detach_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    {
+        use std::os::fd::AsRawFd;
+        for fd in 0..3 {
+            // SAFETY: dup2 onto the standard descriptors of our own process.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
