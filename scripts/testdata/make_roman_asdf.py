@@ -19,8 +19,9 @@ and the 4096-pixel reference-pixel cubes. --small uses a 512-pixel detector.
 roman_datamodels stamps meta.file_date with the current time on every save;
 that is pinned to FILE_DATE here so that two runs produce identical bytes
 (the script checks the written file_date to catch a library change that
-would break this). asdf lists the extensions it used in an order that follows
-Python's string hashing, so the script re-runs itself with PYTHONHASHSEED=0.
+would break this). asdf's list of the extensions it used is put in a stable
+order (asdf_determinism.py), and the script re-runs itself with
+PYTHONHASHSEED=0 so that no other set order can vary.
 
 Usage: make_roman_asdf.py OUT_DIR [--small] [--seed N]
 """
@@ -31,7 +32,7 @@ import os
 import sys
 
 if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
-    # Set iteration order (asdf's history/extensions list) depends on the hash seed.
+    # No set iteration order may depend on the hash seed (see the docstring).
     os.environ["PYTHONHASHSEED"] = "0"
     os.execv(sys.executable, [sys.executable, *sys.argv])
 
@@ -46,6 +47,7 @@ from astropy.time import Time
 
 import roman_datamodels.datamodels as rdd
 import roman_datamodels.datamodels._core as rdm_core  # only to pin the save timestamp
+from asdf_determinism import stable_extension_history
 from starfield import add_sources
 
 BASENAME = "r0003201001001001004_0001_wfi01_f158"
@@ -215,7 +217,7 @@ def write_files(model, out_dir: str) -> list[str]:
     # name in a scratch directory and move it into place.
     scratch = os.path.join(out_dir, ".partial")
     os.makedirs(scratch, exist_ok=True)
-    with pinned_save_time():
+    with pinned_save_time(), stable_extension_history():
         for path, compression in ((plain, None), (lz4, "lz4")):
             tmp = os.path.join(scratch, os.path.basename(path))
             model.save(tmp, all_array_compression=compression)
