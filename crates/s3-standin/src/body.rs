@@ -17,9 +17,10 @@ use crate::stats::{Op, RequestRecord, StatsCollector};
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Time given to the kernel to deliver the bytes already written before an
-/// injected reset, which would otherwise discard them.
-const RESET_FLUSH_GRACE: Duration = Duration::from_millis(50);
+/// Pause before an injected reset or early end: lets hyper flush what it
+/// buffered (it drops its buffer when a body fails) and the kernel deliver
+/// it (an RST discards unsent data).
+const FAULT_FLUSH_GRACE: Duration = Duration::from_millis(50);
 
 /// Body-level fault, resolved to byte offsets for this response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +81,7 @@ enum AfterTimer {
     Nothing,
     Emit(Bytes),
     Reset,
+    End,
 }
 
 pub(crate) struct ShapedBody {
@@ -198,18 +200,22 @@ impl HttpBody for ShapedBody {
                             "injected fault: connection reset mid-body".into()
                         )));
                     }
+                    AfterTimer::End => {
+                        // Ending early under a Content-Length makes hyper
+                        // close the connection.
+                        this.end();
+                        return Poll::Ready(None);
+                    }
                 }
             }
             match this.fault {
                 BodyFault::Reset { after } if this.sent >= after => {
-                    this.start_timer(Instant::now() + RESET_FLUSH_GRACE, AfterTimer::Reset);
+                    this.start_timer(Instant::now() + FAULT_FLUSH_GRACE, AfterTimer::Reset);
                     continue;
                 }
                 BodyFault::Short { after } if this.sent >= after => {
-                    // Ending early under a Content-Length makes hyper close
-                    // the connection.
-                    this.end();
-                    return Poll::Ready(None);
+                    this.start_timer(Instant::now() + FAULT_FLUSH_GRACE, AfterTimer::End);
+                    continue;
                 }
                 BodyFault::Stall { at, duration } if !this.stalled && this.sent >= at => {
                     this.stalled = true;
