@@ -123,12 +123,14 @@ impl MountArgs {
                     k if k.starts_with("x_systemd.")
                         || k.starts_with("x_")
                         || k.starts_with("comment") => {}
-                    other => return Err(format!(
+                    other => {
+                        return Err(format!(
                         "unknown mount option '{other}'; known: bucket=, config=, endpoint_url=, \
                              region=, cache_size=, block_size=, metadata_ttl=, force_path_style, \
                              allow_other, foreground, and the generic ro, rw, nodev, nosuid, \
                              noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*"
-                    )),
+                    ))
+                    }
                 }
             }
         }

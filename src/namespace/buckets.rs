@@ -44,6 +44,9 @@ pub struct BucketTrees {
     order: Vec<String>,
     listings: Mutex<HashMap<(String, String), Arc<Listing>>>,
     missing: Mutex<HashMap<(String, String), Instant>>,
+    /// First pages of listings too long to keep whole, fetched by a lookup: the next
+    /// `list` of that directory continues from them instead of asking for page one again.
+    head_starts: Mutex<HashMap<(String, String), (ListPage, Instant)>>,
     ttl: Duration,
     negative_ttl: Duration,
 }
@@ -83,6 +86,7 @@ impl BucketTrees {
             order,
             listings: Mutex::new(HashMap::new()),
             missing: Mutex::new(HashMap::new()),
+            head_starts: Mutex::new(HashMap::new()),
             ttl,
             negative_ttl,
         }
@@ -101,6 +105,7 @@ impl BucketTrees {
     pub fn drop_metadata(&self) {
         self.listings.lock().clear();
         self.missing.lock().clear();
+        self.head_starts.lock().clear();
     }
 
     fn scope(&self, bucket: &str, dir: &str) -> Scope {
@@ -142,13 +147,20 @@ impl BucketTrees {
                 }
                 let mut pages = Vec::new();
                 let mut token = None;
-                loop {
+                let head_start = self
+                    .head_starts
+                    .lock()
+                    .remove(&(bucket.to_string(), dir.to_string()));
+                if let Some((page, at)) = head_start {
+                    if at.elapsed() < self.ttl {
+                        token = page.next_token.clone();
+                        pages.push(page);
+                    }
+                }
+                while token.is_some() || pages.is_empty() {
                     let page = self.store.list_page(bucket, dir, token).await?;
                     token = page.next_token.clone();
                     pages.push(page);
-                    if token.is_none() {
-                        break;
-                    }
                 }
                 Ok(self.remember(bucket, dir, &pages))
             }
@@ -195,6 +207,10 @@ impl BucketTrees {
         if !page.objects.is_empty() || !page.prefixes.is_empty() {
             if page.next_token.is_none() {
                 self.remember(bucket, &as_dir, std::slice::from_ref(&page));
+            } else {
+                self.head_starts
+                    .lock()
+                    .insert((bucket.to_string(), as_dir), (page, Instant::now()));
             }
             return Ok(Some(Child::Dir));
         }

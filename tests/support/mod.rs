@@ -1,0 +1,170 @@
+//! The test harness: mounts of the real `mastfs` binary against the local S3 stand-in,
+//! with a guard that always unmounts, fresh temp dirs and free ports.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+pub use mastfs_s3_standin::{S3Standin, ServerOptions};
+
+/// The `mastfs` binary under test.
+pub fn mastfs_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_mastfs")
+}
+
+/// A `mastfs` command with a clean environment: no AWS settings or config file of the
+/// machine leak in, and the instance metadata service is never asked for credentials.
+pub fn mastfs_command(home: &Path) -> Command {
+    let mut cmd = Command::new(mastfs_bin());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || key.starts_with("MASTFS_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.join("aws-config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
+        .env("RUST_LOG", "mastfs=debug");
+    cmd
+}
+
+/// True when `path` is in the mount table.
+pub fn is_mounted(path: &Path) -> bool {
+    let p = path.to_string_lossy().to_string();
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(p.as_str()))
+}
+
+/// A live mount. Dropping it unmounts (lazily, so it never hangs) and stops the daemon.
+pub struct Mount {
+    pub dir: tempfile::TempDir,
+    pub mountpoint: PathBuf,
+    pub child: Option<Child>,
+    pub log: PathBuf,
+}
+
+impl Mount {
+    /// Starts `mastfs mount --foreground` with `args` against `endpoint` and waits until
+    /// the mount is live.
+    pub fn start(endpoint: &str, args: &[&str]) -> Mount {
+        Mount::start_with(endpoint, args, |_| {})
+    }
+
+    pub fn start_with(endpoint: &str, args: &[&str], tweak: impl FnOnce(&mut Command)) -> Mount {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mountpoint = dir.path().join("mnt");
+        std::fs::create_dir(&mountpoint).expect("mkdir mnt");
+        let log = dir.path().join("mastfs.log");
+        let log_file = std::fs::File::create(&log).expect("log file");
+        let mut cmd = mastfs_command(dir.path());
+        cmd.arg("mount")
+            .arg(&mountpoint)
+            .arg("--foreground")
+            .args(["--endpoint-url", endpoint, "--force-path-style"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log_file);
+        tweak(&mut cmd);
+        let child = cmd.spawn().expect("spawn mastfs");
+        let mut mount = Mount {
+            dir,
+            mountpoint,
+            child: Some(child),
+            log,
+        };
+        mount.wait_live();
+        mount
+    }
+
+    fn wait_live(&mut self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if is_mounted(&self.mountpoint) {
+                return;
+            }
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    panic!(
+                        "mastfs exited with {status} before mounting; log:\n{}",
+                        self.log_text()
+                    );
+                }
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "mount at {} not live after 30 s; log:\n{}",
+            self.mountpoint.display(),
+            self.log_text()
+        );
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.mountpoint.join(rel)
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map(|c| c.id()).unwrap_or(0)
+    }
+
+    /// Sends `signal` to the daemon and waits (bounded) for it to exit.
+    pub fn signal_and_wait(&mut self, signal: i32) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                self.child = None;
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        if is_mounted(&self.mountpoint) {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(&self.mountpoint)
+                .status();
+        }
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if is_mounted(&self.mountpoint) {
+            let _ = Command::new("fusermount3")
+                .arg("-uz")
+                .arg(&self.mountpoint)
+                .status();
+        }
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so sources are reproducible.
+pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
