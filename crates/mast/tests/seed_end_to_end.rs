@@ -139,7 +139,7 @@ async fn seed_table_prints_like_astroquery() {
     assert_eq!(lines[2], want_first_row);
     let parents: Vec<&str> = lines[2..]
         .iter()
-        .map(|l| l.split_whitespace().nth(23).unwrap_or(""))
+        .map(|l| l.split_whitespace().rev().nth(3).unwrap_or(""))
         .collect();
     assert_eq!(
         parents,
