@@ -153,6 +153,12 @@ pub fn parse_envelope(service: &str, body: &[u8]) -> Result<Envelope, MastError>
         what: service.to_string(),
         detail,
     };
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(malformed(format!(
+            "empty body ({} bytes of whitespace)",
+            body.len()
+        )));
+    }
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         if e.is_eof() {
             malformed(format!("truncated JSON after {} bytes ({e})", body.len()))
