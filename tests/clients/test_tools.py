@@ -66,10 +66,11 @@ class Ds9Session:
             if self.ds9.poll() is not None:
                 raise AssertionError(f"ds9 exited with {self.ds9.returncode}: {(self.workdir / 'ds9.log').read_text()}")
             probe = subprocess.run(["xpaaccess", self.name], env=self.env, capture_output=True, text=True)
-            if probe.stdout.strip() == "yes":
+            # XPA comes up before the command-line file is loaded: wait for both.
+            if probe.stdout.strip() == "yes" and self.get("file"):
                 return
             time.sleep(0.25)
-        raise AssertionError(f"ds9 XPA access point {self.name} not up after {DS9_START_TIMEOUT_S}s")
+        raise AssertionError(f"ds9 XPA access point {self.name} with a loaded file not up after {DS9_START_TIMEOUT_S}s")
 
     def get(self, *args: str) -> str:
         result = subprocess.run(["xpaget", self.name, *args], env=self.env, capture_output=True, text=True, timeout=120)
