@@ -139,7 +139,7 @@ def make_weight_and_context(shape, ds: Dataset, exptimes) -> tuple[np.ndarray, n
     ctx = np.zeros(shape, np.int32)
     # Line dither pattern: the gap and edges move between exposures.
     dithers = [(0.0, 0.0), (2.5, 60.0), (5.0, 120.0), (-2.5, -60.0), (-5.0, -120.0)]
-    for e, (exptime, (dx, dy)) in enumerate(zip(exptimes, dithers)):
+    for e, (exptime, (dx, dy)) in enumerate(zip(exptimes, dithers, strict=True)):
         ue = u - np.float32(dx * scale)
         ve = v - np.float32(dy * scale)
         inside = (np.abs(ue) < a / 2 - 10 * scale) & (np.abs(ve) < b / 2 - 10 * scale)
@@ -559,16 +559,104 @@ def hdrtab_names(forms: list[str], primary: list[tuple[str, object, str]]) -> li
         # FITS column names may hold only letters, digits and "_" (fitsverify warns otherwise).
         if key in structural or re.fullmatch(r"D\d{3}\w+", key) or "-" in key:
             continue
-        kind = "L" if isinstance(value, bool) else "K" if isinstance(value, int) else "D" if isinstance(value, float) else "A"
+        kind = (
+            "L"
+            if isinstance(value, bool)
+            else "K"
+            if isinstance(value, int)
+            else "D"
+            if isinstance(value, float)
+            else "A"
+        )
         pools[kind].append(key)
-    pools["D"] += [f"{ab}_{p}_{q}" for ab in ("A", "B", "AP", "BP") for p in range(5) for q in range(5) if 2 <= p + q <= 4]
+    pools["D"] += [
+        f"{ab}_{p}_{q}" for ab in ("A", "B", "AP", "BP") for p in range(5) for q in range(5) if 2 <= p + q <= 4
+    ]
     pools["D"] += [f"OC{xy}{p}{q}" for xy in "XY" for p in range(1, 5) for q in range(p + 1)]
-    pools["K"] += ["EXTVER", "CCDCHIP", "A_ORDER", "B_ORDER", "AP_ORDER", "BP_ORDER", "NAXIS1", "NAXIS2", "SIZAXIS1", "SIZAXIS2", "BINAXIS1", "BINAXIS2", "CENTERA1", "CENTERA2", "NGOODPIX", "NRPTEXP", "SDQFLAGS", "IDCXREF", "IDCYREF", "DETECTOR_ID"]
-    pools["A"] = ["ROOTNAME", "EXTNAME"] + [k for k in pools["A"] if k != "ROOTNAME"] + ["WCSNAMEO", "WCSNAMEA", "WCSNAMEB", "EXPNAME", "BUNIT", "CTYPE1O", "CTYPE2O", "D2IMEXT", "NPOLEXT", "DGEOEXT", "IDCSOLN", "FITNAME",
-        "DATE_OBS", "TIME_OBS", "PROPTTL1", "TARDESC1", "TARDESC2", "TARKEY1", "TARKEY2", "OBSET_ID", "ASN_STAT", "IRAF_TLM", "ORIGIN",
-        "WCSTYPE", "RAWNAME", "CAL_DATE", "FGSREF", "GSC_ID", "GSC2_VER", "GUIDECMD", "GUIDEACT", "ACQTYPE", "DITHPOS", "BIASFTYP",
-        "DARKFTYP", "CRDS_BLD", "PODPSFF", "STDCFFF", "STDCFFP", "SCLAMP", "OBSTEXT", "PEDIGREE", "DESCRIP", "USEAFTER", "COMMENT1",
-        "COMMENT2", "TRAILER", "PROCNOTE", "DRIZNOTE", "SKYMETH", "SKYNOTE", "CRNOTE", "WCSNOTE", "ALIGNOTE", "FITNOTE", "CTENOTE"]
+    pools["K"] += [
+        "EXTVER",
+        "CCDCHIP",
+        "A_ORDER",
+        "B_ORDER",
+        "AP_ORDER",
+        "BP_ORDER",
+        "NAXIS1",
+        "NAXIS2",
+        "SIZAXIS1",
+        "SIZAXIS2",
+        "BINAXIS1",
+        "BINAXIS2",
+        "CENTERA1",
+        "CENTERA2",
+        "NGOODPIX",
+        "NRPTEXP",
+        "SDQFLAGS",
+        "IDCXREF",
+        "IDCYREF",
+        "DETECTOR_ID",
+    ]
+    pools["A"] = (
+        ["ROOTNAME", "EXTNAME"]
+        + [k for k in pools["A"] if k != "ROOTNAME"]
+        + [
+            "WCSNAMEO",
+            "WCSNAMEA",
+            "WCSNAMEB",
+            "EXPNAME",
+            "BUNIT",
+            "CTYPE1O",
+            "CTYPE2O",
+            "D2IMEXT",
+            "NPOLEXT",
+            "DGEOEXT",
+            "IDCSOLN",
+            "FITNAME",
+            "DATE_OBS",
+            "TIME_OBS",
+            "PROPTTL1",
+            "TARDESC1",
+            "TARDESC2",
+            "TARKEY1",
+            "TARKEY2",
+            "OBSET_ID",
+            "ASN_STAT",
+            "IRAF_TLM",
+            "ORIGIN",
+            "WCSTYPE",
+            "RAWNAME",
+            "CAL_DATE",
+            "FGSREF",
+            "GSC_ID",
+            "GSC2_VER",
+            "GUIDECMD",
+            "GUIDEACT",
+            "ACQTYPE",
+            "DITHPOS",
+            "BIASFTYP",
+            "DARKFTYP",
+            "CRDS_BLD",
+            "PODPSFF",
+            "STDCFFF",
+            "STDCFFP",
+            "SCLAMP",
+            "OBSTEXT",
+            "PEDIGREE",
+            "DESCRIP",
+            "USEAFTER",
+            "COMMENT1",
+            "COMMENT2",
+            "TRAILER",
+            "PROCNOTE",
+            "DRIZNOTE",
+            "SKYMETH",
+            "SKYNOTE",
+            "CRNOTE",
+            "WCSNOTE",
+            "ALIGNOTE",
+            "FITNOTE",
+            "CTENOTE",
+        ]
+    )
     pools["L"] += ["CTEIMAGF", "FGSOFFST", "CRMASK", "EXPSCALE", "SKYSUB", "DRIZSEP", "BLOTSKY", "COMBINE"]
     used: set[str] = set()
     names = []
@@ -608,13 +696,18 @@ def hdrtab_values(name, form, ds, rng, primary_values, exptimes) -> np.ndarray:
         elif name in primary_values and isinstance(primary_values[name], str):
             text = [primary_values[name]] * HDRTAB_ROWS
         elif width >= 40:
-            text = [f"{name} note for {flt_roots[e]} chip {c}: nominal; guiding FINE lock, no anomalies" for e, c in zip(exp_index, chip)]
+            text = [
+                f"{name} note for {flt_roots[e]} chip {c}: nominal; guiding FINE lock, no anomalies"
+                for e, c in zip(exp_index, chip, strict=True)
+            ]
         else:
-            text = [f"{name[:4]}{e}{c}" for e, c in zip(exp_index, chip)]
+            text = [f"{name[:4]}{e}{c}" for e, c in zip(exp_index, chip, strict=True)]
         return np.array([t[:width].ljust(1) for t in text], dtype=f"S{width}")
     if kind == "L":
         value = primary_values.get(name)
-        return np.array([bool(value)] * HDRTAB_ROWS if isinstance(value, bool) else rng.integers(0, 2, HDRTAB_ROWS).astype(bool))
+        return np.array(
+            [bool(value)] * HDRTAB_ROWS if isinstance(value, bool) else rng.integers(0, 2, HDRTAB_ROWS).astype(bool)
+        )
     if kind == "K":
         if name == "EXTVER" or name == "CCDCHIP":
             return chip.astype(np.int64) if name == "EXTVER" else (3 - chip).astype(np.int64)
@@ -638,7 +731,7 @@ def make_hdrtab(ds: Dataset, primary: list[tuple[str, object, str]], rng, exptim
     primary_values = {k: v for k, v, _ in primary}
     columns = [
         fits.Column(name=name, format=form, array=hdrtab_values(name, form, ds, rng, primary_values, exptimes))
-        for name, form in zip(names, forms)
+        for name, form in zip(names, forms, strict=True)
     ]
     hdu = fits.BinTableHDU.from_columns(columns, name="HDRTAB")
     hdu.header["CHECKSUM"] = ("0" * 16, CHECKSUM_COMMENT)
@@ -657,10 +750,10 @@ def build(shape, ds: Dataset) -> fits.HDUList:
 
     primary_list = primary_cards(ds, shape, exptimes)
     hdus = [fits.PrimaryHDU(header=header_from(primary_list))]
-    for name, data, cards in (
-        ("SCI", sci, sci_cards(ds, shape, exptimes)),
-        ("WHT", wht, wht_cards(ds, shape, "WHT")),
-        ("CTX", ctx, wht_cards(ds, shape, "CTX")),
+    for data, cards in (
+        (sci, sci_cards(ds, shape, exptimes)),
+        (wht, wht_cards(ds, shape, "WHT")),
+        (ctx, wht_cards(ds, shape, "CTX")),
     ):
         hdus.append(fits.ImageHDU(data=data, header=header_from(cards)))
     hdus.append(make_hdrtab(ds, primary_list, rng, exptimes))
@@ -696,7 +789,9 @@ def sha256_of(path: str) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", help="output FITS path, e.g. jbeveo010_drz.fits")
-    parser.add_argument("--small", action="store_true", help=f"{SMALL_SHAPE[1]}x{SMALL_SHAPE[0]} images instead of 4240x4313")
+    parser.add_argument(
+        "--small", action="store_true", help=f"{SMALL_SHAPE[1]}x{SMALL_SHAPE[0]} images instead of 4240x4313"
+    )
     parser.add_argument("--rootname", help="dataset rootname (default: from the file name, else jbeveo010)")
     parser.add_argument("--seed", type=int, help="random seed (default: derived from the rootname)")
     args = parser.parse_args(argv)
@@ -718,7 +813,10 @@ def main(argv=None) -> int:
     if not args.small and size != FULL_SIZE_BYTES:
         print(f"error: {args.out} is {size} bytes, expected {FULL_SIZE_BYTES}", file=sys.stderr)
         return 1
-    print(f"{args.out} rootname={rootname} seed={ds.seed} shape={shape[1]}x{shape[0]} size={size} sha256={sha256_of(args.out)} time={elapsed:.1f}s")
+    print(
+        f"{args.out} rootname={rootname} seed={ds.seed} shape={shape[1]}x{shape[0]} size={size} "
+        f"sha256={sha256_of(args.out)} time={elapsed:.1f}s"
+    )
     return 0
 
 

@@ -98,7 +98,14 @@ def fill_meta(model, seed_rng: np.random.Generator) -> None:
     meta.exposure.nresultants = NRESULTANTS
     meta.exposure.ma_table_name = "C2A_IMG_HLWAS"
     meta.exposure.ma_table_number = 1
-    meta.exposure.read_pattern = [[1], [2, 3], [4, 5, 6, 7], [8, 9, 10, 11], [12, 13, 14, 15, 16, 17], [18, 19, 20, 21, 22, 23, 24, 25]]
+    meta.exposure.read_pattern = [
+        [1],
+        [2, 3],
+        [4, 5, 6, 7],
+        [8, 9, 10, 11],
+        [12, 13, 14, 15, 16, 17],
+        [18, 19, 20, 21, 22, 23, 24, 25],
+    ]
     meta.exposure.data_problem = "none"
     meta.exposure.engineering_quality = "OK"
     meta.instrument.detector = "WFI01"
@@ -205,7 +212,9 @@ def check_file_date(path: str) -> None:
     with asdf.open(path, lazy_load=True, memmap=False) as af:
         got = af["roman"]["meta"]["file_date"].isot
     if got != FILE_DATE:
-        raise SystemExit(f"error: {path} has file_date {got}, expected {FILE_DATE}: pinning the save time no longer works")
+        raise SystemExit(
+            f"error: {path} has file_date {got}, expected {FILE_DATE}: pinning the save time no longer works"
+        )
 
 
 def write_files(model, out_dir: str) -> list[str]:
@@ -232,7 +241,9 @@ def write_files(model, out_dir: str) -> list[str]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out_dir")
-    parser.add_argument("--small", action="store_true", help=f"{DETECTOR_SMALL}-pixel detector instead of {DETECTOR_FULL}")
+    parser.add_argument(
+        "--small", action="store_true", help=f"{DETECTOR_SMALL}-pixel detector instead of {DETECTOR_FULL}"
+    )
     parser.add_argument("--seed", type=int, default=20270314)
     args = parser.parse_args(argv)
     started = time.monotonic()

@@ -79,12 +79,30 @@ def common_meta(name: str, det: str, exposure: str, suffix: str) -> dict:
     return {
         "filename": name,
         "file_date": "2025-06-01T00:00:00.000",
-        "model_type": {"uncal": "ScienceRawModel", "cal": "ImageModel", "segm": "SegmentationMapModel", "wcs": "WcsModel"}.get(suffix, ""),
+        "model_type": {
+            "uncal": "ScienceRawModel",
+            "cal": "ImageModel",
+            "segm": "SegmentationMapModel",
+            "wcs": "WcsModel",
+        }.get(suffix, ""),
         "origin": "STSCI/SOC",
         "telescope": "ROMAN",
         "instrument": {"name": "WFI", "detector": det.upper(), "optical_element": FILTER.upper()},
-        "exposure": {"type": "WFI_IMAGE", "start_time": f"2027-03-14T06:{27 + 3 * int(exposure):02d}:19.000", "exposure_time": 139.8, "nresultants": 6},
-        "observation": {"program": 32, "execution_plan": 1, "pass": 1, "segment": 1, "observation": 1, "visit": 4, "exposure": int(exposure)},
+        "exposure": {
+            "type": "WFI_IMAGE",
+            "start_time": f"2027-03-14T06:{27 + 3 * int(exposure):02d}:19.000",
+            "exposure_time": 139.8,
+            "nresultants": 6,
+        },
+        "observation": {
+            "program": 32,
+            "execution_plan": 1,
+            "pass": 1,
+            "segment": 1,
+            "observation": 1,
+            "visit": 4,
+            "exposure": int(exposure),
+        },
         "simulation": {"software": "romanisim", "version": "0.8.0", "seed": zlib.crc32(name.encode())},
     }
 

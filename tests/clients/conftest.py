@@ -32,7 +32,8 @@ def client_env() -> ClientEnv:
     is_full = drz.stat().st_size == FULL_DRZ_BYTES
     if is_full != env.full:
         pytest.fail(
-            f"MASTFS_TEST_FULL is {'set' if env.full else 'unset'}, so expected {'full' if env.full else 'small'} data, "
+            f"MASTFS_TEST_FULL is {'set' if env.full else 'unset'}, "
+            f"so expected {'full' if env.full else 'small'} data, "
             f"got {drz} of {drz.stat().st_size} bytes; regenerate with make_all.sh "
             f"{'without' if env.full else 'with'} --small, or {'unset' if env.full else 'set'} MASTFS_TEST_FULL=1"
         )

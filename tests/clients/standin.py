@@ -78,8 +78,15 @@ class Standin:
         with urllib.request.urlopen(f"{self.url}/_standin/stats", timeout=10) as response:
             return parse_stats(json.load(response))
 
-    def assert_at_most(self, what: str, *, bytes_fetched: int | None = None, get: int | None = None,
-                       head: int | None = None, list: int | None = None) -> Counters | None:  # noqa: A002
+    def assert_at_most(
+        self,
+        what: str,
+        *,
+        bytes_fetched: int | None = None,
+        get: int | None = None,
+        head: int | None = None,
+        list: int | None = None,
+    ) -> Counters | None:  # noqa: A002
         """Asserts upper bounds on the counters since the reset; no-op without a stand-in."""
         if not self.enabled:
             return None

@@ -26,7 +26,12 @@ def test_meta_only_reads_little(client_env, standin, source_data):
     path = client_env.path(L2_KEY)
     with rdm.open(path) as model:
         meta = model.meta
-        got = (str(meta.instrument.detector), str(meta.instrument.optical_element), str(meta.filename), str(meta.telescope))
+        got = (
+            str(meta.instrument.detector),
+            str(meta.instrument.optical_element),
+            str(meta.filename),
+            str(meta.telescope),
+        )
     expected = ("WFI01", "F158", path.name, "ROMAN")
     assert got == expected, f"meta (detector, filter, filename, telescope): expected {expected}, got {got}"
     limit = data_bytes(source_data["data"]) // 4 if client_env.full else path.stat().st_size

@@ -62,7 +62,9 @@ def test_checksums_verify(client_env, standin):
                 assert "CHECKSUM" in hdu.header and "DATASUM" in hdu.header, f"{hdu.name}: no CHECKSUM/DATASUM cards"
                 _ = hdu.data  # datasum is verified against the data as it is read
     assert names == ["PRIMARY", "SCI", "WHT", "CTX", "HDRTAB"], f"HDUs: got {names}"
-    problems = [str(w.message) for w in caught if "checksum" in str(w.message).lower() or "datasum" in str(w.message).lower()]
+    problems = [
+        str(w.message) for w in caught if "checksum" in str(w.message).lower() or "datasum" in str(w.message).lower()
+    ]
     assert not problems, f"checksum verification: expected no warnings, got {problems}"
     standin.assert_at_most("fits.open(checksum=True)", bytes_fetched=path.stat().st_size)
 
@@ -110,13 +112,22 @@ def test_getheader_sci(client_env, standin):
     assert header.tostring() == source.tostring(), "getheader(p, 1) differs from the source header"
     assert header["EXTNAME"] == "SCI", f"EXTNAME: expected SCI, got {header['EXTNAME']}"
     wcs = WCS(header)
-    assert wcs.has_celestial and wcs.wcs.ctype[0] == "RA---TAN", f"WCS: expected celestial TAN, got {list(wcs.wcs.ctype)}"
+    assert wcs.has_celestial and wcs.wcs.ctype[0] == "RA---TAN", (
+        f"WCS: expected celestial TAN, got {list(wcs.wcs.ctype)}"
+    )
     sky = wcs.pixel_to_world(header["NAXIS1"] / 2, header["NAXIS2"] / 2)
     assert abs(sky.ra.deg - header["CRVAL1"]) < 1e-3 and abs(sky.dec.deg - header["CRVAL2"]) < 1e-3, (
         f"WCS centre: expected near ({header['CRVAL1']}, {header['CRVAL2']}), got ({sky.ra.deg}, {sky.dec.deg})"
     )
     primary = fits.getheader(client_env.path(DRZ_KEY), 0)
-    expected = {"TELESCOP": "HST", "INSTRUME": "ACS", "DETECTOR": "WFC", "FILTER1": "F606W", "FILTER2": "CLEAR2L", "PROPOSID": 12062}
+    expected = {
+        "TELESCOP": "HST",
+        "INSTRUME": "ACS",
+        "DETECTOR": "WFC",
+        "FILTER1": "F606W",
+        "FILTER2": "CLEAR2L",
+        "PROPOSID": 12062,
+    }
     got = {k: primary.get(k) for k in expected}
     assert got == expected, f"primary keywords: expected {expected}, got {got}"
     standin.assert_at_most("getheader(p, 1)", bytes_fetched=4 * MIB if client_env.full else None)

@@ -9,8 +9,10 @@ from clientenv import PREFIX_FILE_COUNT, PREFIX_KEY
 
 def expected_prefix_files(client_env) -> dict[str, int]:
     prefix = PREFIX_KEY + "/"
-    files = {key[len(prefix):]: size for key, (size, _) in client_env.manifest.items() if key.startswith(prefix)}
-    assert len(files) == PREFIX_FILE_COUNT, f"MANIFEST.tsv: expected {PREFIX_FILE_COUNT} files under {prefix}, got {len(files)}"
+    files = {key[len(prefix) :]: size for key, (size, _) in client_env.manifest.items() if key.startswith(prefix)}
+    assert len(files) == PREFIX_FILE_COUNT, (
+        f"MANIFEST.tsv: expected {PREFIX_FILE_COUNT} files under {prefix}, got {len(files)}"
+    )
     return files
 
 

@@ -25,10 +25,13 @@ def test_fitsverify_clean(client_env, standin):
     path = client_env.path(DRZ_KEY)
     result = subprocess.run(["fitsverify", str(path)], capture_output=True, text=True, timeout=300)
     summary = re.search(r"Verification found (\d+) warning\(s\) and (\d+) error\(s\)", result.stdout)
-    assert summary is not None, f"fitsverify printed no summary (exit {result.returncode}): {result.stdout[-2000:]}{result.stderr}"
+    assert summary is not None, (
+        f"fitsverify printed no summary (exit {result.returncode}): {result.stdout[-2000:]}{result.stderr}"
+    )
     warnings_count, errors_count = int(summary.group(1)), int(summary.group(2))
     assert (warnings_count, errors_count) == (0, 0), (
-        f"fitsverify: expected 0 warnings 0 errors, got {warnings_count} warnings {errors_count} errors:\n{result.stdout[-3000:]}"
+        f"fitsverify: expected 0 warnings 0 errors, got {warnings_count} warnings {errors_count} errors:\n"
+        f"{result.stdout[-3000:]}"
     )
     standin.assert_at_most("fitsverify", bytes_fetched=path.stat().st_size)
 
@@ -47,7 +50,9 @@ class Ds9Session:
         read_fd, write_fd = os.pipe()
         self.xvfb = subprocess.Popen(
             ["Xvfb", "-displayfd", str(write_fd), "-screen", "0", "1280x1024x24", "-nolisten", "tcp"],
-            pass_fds=(write_fd,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            pass_fds=(write_fd,),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         os.close(write_fd)
         with os.fdopen(read_fd) as display_pipe:
@@ -59,7 +64,9 @@ class Ds9Session:
         self.log = (self.workdir / "ds9.log").open("w")
         self.ds9 = subprocess.Popen(
             ["ds9", "-title", self.name, "-source", str(init), f"{fits_path}[SCI]"],
-            env=self.env, stdout=self.log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + DS9_START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -78,7 +85,9 @@ class Ds9Session:
         return result.stdout.strip()
 
     def set(self, *args: str) -> None:
-        result = subprocess.run(["xpaset", "-p", self.name, *args], env=self.env, capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            ["xpaset", "-p", self.name, *args], env=self.env, capture_output=True, text=True, timeout=120
+        )
         assert result.returncode == 0, f"xpaset {' '.join(args)}: exit {result.returncode}: {result.stderr}"
 
     def stop(self) -> None:
