@@ -32,6 +32,43 @@ pub enum Command {
     Mount(MountArgs),
     /// Unmount a mastfs mount point (also clears a mount left stale by a crash).
     Unmount(UnmountArgs),
+    /// Run a MAST query and print the products, their S3 URIs and the summary.
+    Query(QueryArgs),
+    /// Manage the views of a running mount.
+    #[command(subcommand)]
+    Views(ViewsCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// Criteria as `column=value`, `column=a,b` (any of), `column=lo..hi` (a range of a
+    /// continuous column), `column=M*` (wildcard).
+    #[arg(value_name = "CRITERION", required = true)]
+    pub criteria: Vec<String>,
+    /// Product filters as `column=value[,value...]`, `column=!value`, `size=<1e8`,
+    /// `calib_level=2..3`, `mrp_only=true`, `extension=fits`.
+    #[arg(long, num_args = 1.., value_name = "FILTER")]
+    pub products: Vec<String>,
+    /// Print only the s3:// URIs, one per line (for pipes).
+    #[arg(long, conflicts_with = "json")]
+    pub uris: bool,
+    /// Print everything as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Config file (for [mast] url and the like).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// MAST base URL [env: MASTFS_MAST_URL] [default: https://mast.stsci.edu].
+    #[arg(long, value_name = "URL")]
+    pub mast_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ViewsCommand {
+    /// Resolve a view again now (a failed refresh keeps the last listing).
+    Refresh { mountpoint: PathBuf, view: String },
+    /// Show each view's state: when resolved, how many files, errors.
+    Status { mountpoint: PathBuf },
 }
 
 #[derive(Debug, Args)]
@@ -67,6 +104,13 @@ pub struct MountArgs {
     /// How long listings and attributes are trusted, e.g. 10m, 1d [default: 1h].
     #[arg(long, value_name = "DURATION", help_heading = "Cache")]
     pub metadata_ttl: Option<String>,
+    /// A view given on the command line: "NAME CRITERION... [--products FILTER...]",
+    /// in the syntax of `mastfs query` (repeatable).
+    #[arg(long = "view", value_name = "SPEC", help_heading = "Views")]
+    pub views: Vec<String>,
+    /// MAST base URL [env: MASTFS_MAST_URL] [default: https://mast.stsci.edu].
+    #[arg(long, value_name = "URL", help_heading = "Views")]
+    pub mast_url: Option<String>,
     /// Stay in the foreground (logs to stderr; Ctrl-C or SIGTERM unmounts).
     #[arg(short, long)]
     pub foreground: bool,
@@ -147,7 +191,8 @@ impl MountArgs {
             cache_size: self.cache_size.clone(),
             block_size: self.block_size.clone(),
             metadata_ttl: self.metadata_ttl.clone(),
-            mast_url: None,
+            mast_url: self.mast_url.clone(),
+            views: self.views.clone(),
         }
     }
 }

@@ -9,9 +9,12 @@
 pub mod cache;
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod fs;
 pub mod fuse;
 pub mod logging;
 pub mod mount;
 pub mod namespace;
+pub mod query;
+pub mod setup;
 pub mod store;

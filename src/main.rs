@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use mastfs::cli::{Cli, Command};
-use mastfs::{config, logging, mount};
+use mastfs::cli::{Cli, Command, ViewsCommand};
+use mastfs::{config, control, logging, mount, query};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -25,6 +25,11 @@ fn main() -> ExitCode {
             })
         })(),
         Command::Unmount(args) => mount::unmount(&args.mountpoint, args.lazy),
+        Command::Query(args) => {
+            logging::init(cli.verbose, cli.log_file.as_deref(), true);
+            query::run(&args)
+        }
+        Command::Views(command) => views(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -33,4 +38,24 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// `mastfs views ...`: asks the daemon of a mount over its control socket.
+fn views(command: ViewsCommand) -> anyhow::Result<()> {
+    let (mountpoint, request) = match command {
+        ViewsCommand::Refresh { mountpoint, view } => {
+            (mountpoint, control::Request::RefreshView { view })
+        }
+        ViewsCommand::Status { mountpoint } => (mountpoint, control::Request::Status),
+    };
+    let mountpoint = std::path::absolute(&mountpoint)?;
+    let response = control::call(&mountpoint, &request)?;
+    if !response.ok {
+        anyhow::bail!("{}", response.message);
+    }
+    println!("{}", response.message);
+    if !response.detail.is_null() {
+        println!("{}", serde_json::to_string_pretty(&response.detail)?);
+    }
+    Ok(())
 }

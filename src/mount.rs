@@ -2,21 +2,16 @@
 //! daemonizes, builds the layers, mounts, reports readiness, and unmounts cleanly on
 //! SIGINT/SIGTERM or when the kernel ends the session.
 
-use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::cache::BlockCache;
 use crate::config::Config;
-use crate::fs::{Fs, FsOptions};
 use crate::fuse::FuseAdapter;
-use crate::namespace::buckets::BucketTrees;
-use crate::store::{ObjectStore, S3Store, S3StoreOptions, StoreCounters};
+use crate::{control, setup};
 
 /// How to run a mount.
 pub struct MountRequest {
@@ -118,11 +113,7 @@ pub fn unmount(path: &Path, lazy: bool) -> anyhow::Result<()> {
 }
 
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
-    if path.is_absolute() {
-        Ok(path.to_path_buf())
-    } else {
-        Ok(std::env::current_dir()?.join(path))
-    }
+    std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
 }
 
 /// Mounts and serves until unmounted. Without `foreground`, forks: the parent returns only
@@ -196,41 +187,14 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
             .thread_name("mastfs-io")
             .build()
             .context("cannot start the async runtime")?;
-        let cfg = &req.config;
-        let counters = Arc::new(StoreCounters::default());
-        let store_opts = S3StoreOptions {
-            endpoint_url: cfg.s3.endpoint_url.clone(),
-            region: cfg.s3.region.clone(),
-            force_path_style: cfg.s3.force_path_style,
-            signed_buckets: cfg
-                .buckets
-                .iter()
-                .filter(|b| b.signed)
-                .map(|b| b.name.clone())
-                .collect::<HashSet<_>>(),
-            connect_timeout: cfg.s3.connect_timeout,
-            attempt_timeout: cfg.s3.attempt_timeout,
-            max_attempts: cfg.s3.max_attempts,
-            max_concurrent_requests: cfg.s3.max_concurrent_requests,
-            ca_bundle: cfg.s3.ca_bundle.clone(),
-        };
-        let store: Arc<dyn ObjectStore> =
-            Arc::new(runtime.block_on(S3Store::new(store_opts, counters))?);
-        let trees = Arc::new(BucketTrees::new(
-            store.clone(),
-            &cfg.buckets,
-            cfg.cache.metadata_ttl,
-            cfg.cache.negative_ttl,
-        ));
-        let cache = BlockCache::new(store, cfg.cache.block_size, cfg.cache.size);
-        let fs_opts = FsOptions {
-            uid: nix::unistd::getuid().as_raw(),
-            gid: nix::unistd::getgid().as_raw(),
-            metadata_ttl: cfg.cache.metadata_ttl,
-            max_readahead: cfg.cache.max_readahead,
-            ..FsOptions::default()
-        };
-        let fs = Arc::new(Fs::new(fs_opts, trees, cache));
+        let layers = runtime.block_on(setup::build(&req.config))?;
+        let fs = layers.fs;
+        let control = runtime.block_on(async { control::serve(mountpoint, fs.clone()) });
+        if let Err(e) = &control {
+            tracing::warn!(
+                "no control socket ({e:#}); `mastfs views refresh` will not reach this mount"
+            );
+        }
         let adapter = FuseAdapter::new(fs, runtime.handle().clone());
         let mut fuse_config = fuser::Config::default();
         fuse_config.mount_options = vec![
@@ -299,6 +263,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         );
         let _ = detach(mountpoint);
     }
+    let _ = std::fs::remove_file(control::socket_path(mountpoint));
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }

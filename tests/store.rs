@@ -27,18 +27,28 @@ fn store_for(endpoint: &str) -> S3Store {
         ..Default::default()
     };
     let rt = tokio::runtime::Runtime::new().unwrap();
-    rt.block_on(S3Store::new(opts, Arc::new(StoreCounters::default()))).unwrap()
+    rt.block_on(S3Store::new(opts, Arc::new(StoreCounters::default())))
+        .unwrap()
 }
 
 /// The objects every conformance run uploads: (key, bytes).
 fn fixture() -> Vec<(String, Vec<u8>)> {
     let mut objects = vec![
-        ("hst/public/jbev/jbeveo010/jbeveo010_drz.fits".to_string(), pseudo_random(3_000_000, 1)),
-        ("hst/public/jbev/jbevet010/jbevet010_drz.fits".to_string(), pseudo_random(1000, 2)),
+        (
+            "hst/public/jbev/jbeveo010/jbeveo010_drz.fits".to_string(),
+            pseudo_random(3_000_000, 1),
+        ),
+        (
+            "hst/public/jbev/jbevet010/jbevet010_drz.fits".to_string(),
+            pseudo_random(1000, 2),
+        ),
         ("hst/readme.txt".to_string(), b"readme".to_vec()),
     ];
     for i in 0..1010 {
-        objects.push((format!("roman/flat/f{i:04}.asdf"), vec![(i % 251) as u8; i % 17]));
+        objects.push((
+            format!("roman/flat/f{i:04}.asdf"),
+            vec![(i % 251) as u8; i % 17],
+        ));
     }
     objects
 }
@@ -46,14 +56,28 @@ fn fixture() -> Vec<(String, Vec<u8>)> {
 /// The checks, run against any S3 implementation holding `fixture()` in `BUCKET`.
 async fn conformance(store: &S3Store, server: &str) {
     let page = store.list_page(BUCKET, "hst/", None).await.unwrap();
-    assert_eq!(page.prefixes, vec!["hst/public/"], "{server}: common prefixes under hst/");
+    assert_eq!(
+        page.prefixes,
+        vec!["hst/public/"],
+        "{server}: common prefixes under hst/"
+    );
     assert_eq!(page.objects.len(), 1, "{server}: objects under hst/");
     let readme = &page.objects[0];
-    assert_eq!((readme.key.as_str(), readme.size), ("hst/readme.txt", 6), "{server}: listed object");
+    assert_eq!(
+        (readme.key.as_str(), readme.size),
+        ("hst/readme.txt", 6),
+        "{server}: listed object"
+    );
     let head = store.head(BUCKET, "hst/readme.txt").await.unwrap();
-    assert_eq!(head.etag, readme.etag, "{server}: ETag of the listing equals ETag of HEAD");
+    assert_eq!(
+        head.etag, readme.etag,
+        "{server}: ETag of the listing equals ETag of HEAD"
+    );
     assert!(!head.etag.is_empty(), "{server}: listing without ETag");
-    assert!(head.last_modified > std::time::SystemTime::UNIX_EPOCH, "{server}: LastModified");
+    assert!(
+        head.last_modified > std::time::SystemTime::UNIX_EPOCH,
+        "{server}: LastModified"
+    );
 
     let mut keys = 0;
     let mut token = None;
@@ -67,25 +91,64 @@ async fn conformance(store: &S3Store, server: &str) {
             break;
         }
     }
-    assert_eq!((keys, pages), (1010, 2), "{server}: keys and pages of a 1010-key prefix");
+    assert_eq!(
+        (keys, pages),
+        (1010, 2),
+        "{server}: keys and pages of a 1010-key prefix"
+    );
 
     let err = store.head(BUCKET, "hst/missing.fits").await.unwrap_err();
-    assert_eq!(err.kind, StoreErrorKind::NotFound, "{server}: HEAD of a missing key: {err}");
+    assert_eq!(
+        err.kind,
+        StoreErrorKind::NotFound,
+        "{server}: HEAD of a missing key: {err}"
+    );
     let err = store.head(BUCKET, "hst/public").await.unwrap_err();
-    assert_eq!(err.kind, StoreErrorKind::NotFound, "{server}: HEAD of a prefix: {err}");
+    assert_eq!(
+        err.kind,
+        StoreErrorKind::NotFound,
+        "{server}: HEAD of a prefix: {err}"
+    );
 
     let key = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
     let data = pseudo_random(3_000_000, 1);
     let meta = store.head(BUCKET, key).await.unwrap();
     assert_eq!(meta.size, 3_000_000, "{server}: size");
-    for range in [0..1, 2_097_152..2_097_152 + 4096, 1_048_570..1_048_600, 2_999_000..3_000_000] {
-        let got = store.get_range(BUCKET, key, &meta.etag, range.clone()).await.unwrap();
-        assert!(got[..] == data[range.start as usize..range.end as usize], "{server}: bytes of range {range:?}");
+    for range in [
+        0..1,
+        2_097_152..2_097_152 + 4096,
+        1_048_570..1_048_600,
+        2_999_000..3_000_000,
+    ] {
+        let got = store
+            .get_range(BUCKET, key, &meta.etag, range.clone())
+            .await
+            .unwrap();
+        assert!(
+            got[..] == data[range.start as usize..range.end as usize],
+            "{server}: bytes of range {range:?}"
+        );
     }
-    let err = store.get_range(BUCKET, key, "\"0123456789abcdef0123456789abcdef\"", 0..10).await.unwrap_err();
-    assert_eq!(err.kind, StoreErrorKind::Changed, "{server}: If-Match with another ETag: {err}");
-    let err = store.get_range("no-such-bucket-here", key, "", 0..10).await.unwrap_err();
-    assert!(matches!(err.kind, StoreErrorKind::NotFound | StoreErrorKind::AccessDenied), "{server}: missing bucket: {err}");
+    let err = store
+        .get_range(BUCKET, key, "\"0123456789abcdef0123456789abcdef\"", 0..10)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        StoreErrorKind::Changed,
+        "{server}: If-Match with another ETag: {err}"
+    );
+    let err = store
+        .get_range("no-such-bucket-here", key, "", 0..10)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.kind,
+            StoreErrorKind::NotFound | StoreErrorKind::AccessDenied
+        ),
+        "{server}: missing bucket: {err}"
+    );
 }
 
 #[test]
@@ -96,7 +159,9 @@ fn conformance_against_the_stand_in() {
         s3.put_object(BUCKET, &key, data);
     }
     let store = store_for(&s3.endpoint_url());
-    tokio::runtime::Runtime::new().unwrap().block_on(conformance(&store, "stand-in"));
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(conformance(&store, "stand-in"));
 }
 
 struct Moto(Child);
@@ -119,11 +184,18 @@ fn moto_server_binary() -> Option<PathBuf> {
 #[test]
 fn conformance_against_moto() {
     let Some(bin) = moto_server_binary() else {
-        assert!(std::env::var_os("MASTFS_REQUIRE_TOOLS").is_none(), "moto_server not found and MASTFS_REQUIRE_TOOLS is set");
+        assert!(
+            std::env::var_os("MASTFS_REQUIRE_TOOLS").is_none(),
+            "moto_server not found and MASTFS_REQUIRE_TOOLS is set"
+        );
         eprintln!("skipped: moto_server not found (run scripts/setup-python.sh)");
         return;
     };
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(bin)
         .args(["-H", "127.0.0.1", "-p", &port.to_string()])
         .stdout(Stdio::null())
@@ -134,7 +206,10 @@ fn conformance_against_moto() {
     let endpoint = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "moto_server did not listen within 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "moto_server did not listen within 30 s"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let rt = tokio::runtime::Runtime::new().unwrap();

@@ -94,6 +94,8 @@ pub struct Overrides {
     pub block_size: Option<String>,
     pub metadata_ttl: Option<String>,
     pub mast_url: Option<String>,
+    /// Views from the command line, each "NAME CRITERION... [--products FILTER...]".
+    pub views: Vec<String>,
 }
 
 /// A configuration problem, said so that the user can fix it.
@@ -376,8 +378,12 @@ fn build(
         timeout: duration_or("mast.timeout", &file.mast.timeout, "5m")?,
     };
 
+    let mut file_views = file.views;
+    for spec in &o.views {
+        file_views.push(parse_view_spec(spec)?);
+    }
     let mut views = Vec::new();
-    for v in file.views {
+    for v in file_views {
         validate_view_name(&v.name)?;
         if views.iter().any(|w: &ViewConfig| w.name == v.name) {
             return Err(ConfigError::Invalid(format!(
@@ -405,6 +411,53 @@ fn build(
         mast,
         views,
         source,
+    })
+}
+
+/// `NAME CRITERION... [--products FILTER...]`: the `mastfs query` syntax with a name first.
+/// A value with commas becomes a list, as on the command line.
+fn parse_view_spec(spec: &str) -> Result<FileView, ConfigError> {
+    let mut words = spec.split_whitespace();
+    let name = words.next().ok_or_else(|| {
+        ConfigError::Invalid(
+            "--view needs a name and criteria: --view \"NAME column=value ...\"".into(),
+        )
+    })?;
+    let mut criteria = toml::Table::new();
+    let mut products = toml::Table::new();
+    let mut in_products = false;
+    for word in words {
+        if word == "--products" {
+            in_products = true;
+            continue;
+        }
+        let (key, value) = word.split_once('=').ok_or_else(|| {
+            ConfigError::Invalid(format!("--view {name}: '{word}' is not column=value"))
+        })?;
+        let value = if value.contains(',') {
+            toml::Value::Array(
+                value
+                    .split(',')
+                    .map(|v| toml::Value::String(v.to_string()))
+                    .collect(),
+            )
+        } else {
+            toml::Value::String(value.to_string())
+        };
+        let table = if in_products {
+            &mut products
+        } else {
+            &mut criteria
+        };
+        table.insert(key.to_string(), value);
+    }
+    Ok(FileView {
+        name: name.to_string(),
+        criteria,
+        products,
+        bucket: None,
+        layout: None,
+        refresh: None,
     })
 }
 

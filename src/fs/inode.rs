@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
 
 use crate::store::ObjectMeta;
 
@@ -28,7 +30,39 @@ pub enum NodeKind {
         key: Arc<str>,
         meta: ObjectMeta,
         checked: Instant,
+        /// Where a view's file came from (its extended attributes).
+        origin: Option<Arc<Origin>>,
     },
+    /// `MOUNTPOINT/views`.
+    ViewsRoot,
+    /// A view's directory, or one obs_id folder of it (`by-obs` layout).
+    View {
+        view: Arc<str>,
+        folder: Option<String>,
+    },
+    /// A file made in memory (a view's manifest).
+    Virtual {
+        data: Bytes,
+        mtime: SystemTime,
+    },
+}
+
+/// The MAST identity of a view file, shown as `user.mast.*` extended attributes.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Origin {
+    pub data_uri: String,
+    pub s3_uri: String,
+    pub obsid: String,
+}
+
+impl Origin {
+    pub fn xattrs(&self) -> [(&'static str, &str); 3] {
+        [
+            ("user.mast.data_uri", &self.data_uri),
+            ("user.mast.obsid", &self.obsid),
+            ("user.mast.s3_uri", &self.s3_uri),
+        ]
+    }
 }
 
 #[derive(Debug)]
@@ -78,11 +112,7 @@ impl InodeTable {
         let key = (parent, name.to_os_string());
         if let Some(&ino) = self.by_name.get(&key) {
             if let Some(node) = self.nodes.get_mut(&ino) {
-                let same_type = matches!(
-                    (&node.kind, &kind),
-                    (NodeKind::Dir { .. }, NodeKind::Dir { .. })
-                        | (NodeKind::File { .. }, NodeKind::File { .. })
-                );
+                let same_type = std::mem::discriminant(&node.kind) == std::mem::discriminant(&kind);
                 if same_type {
                     node.kind = kind;
                     return ino;

@@ -17,10 +17,12 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 pub use error::FsError;
-use inode::{InodeTable, NodeKind};
+use inode::{InodeTable, NodeKind, Origin};
 
 use crate::cache::{BlockCache, ObjectRef, ReadAhead};
+use crate::config::VIEWS_DIR;
 use crate::namespace::buckets::BucketTrees;
+use crate::namespace::views::{ViewEntry, ViewListing, Views, MANIFEST_NAME};
 use crate::namespace::Child;
 use crate::store::ObjectMeta;
 
@@ -82,10 +84,14 @@ impl Default for FsOptions {
     }
 }
 
-/// An open file: the object version pinned at open, and its read-ahead state.
-struct OpenFile {
-    object: ObjectRef,
-    readahead: Mutex<ReadAhead>,
+/// An open file: the object version pinned at open and its read-ahead state, or bytes
+/// made in memory.
+enum OpenFile {
+    Object {
+        object: ObjectRef,
+        readahead: Mutex<ReadAhead>,
+    },
+    Memory(Bytes),
 }
 
 /// The filesystem core of one mount.
@@ -93,6 +99,7 @@ pub struct Fs {
     opts: FsOptions,
     inodes: Mutex<InodeTable>,
     buckets: Arc<BucketTrees>,
+    views: Option<Arc<Views>>,
     cache: Arc<BlockCache>,
     files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
@@ -101,7 +108,12 @@ pub struct Fs {
 }
 
 impl Fs {
-    pub fn new(opts: FsOptions, buckets: Arc<BucketTrees>, cache: Arc<BlockCache>) -> Fs {
+    pub fn new(
+        opts: FsOptions,
+        buckets: Arc<BucketTrees>,
+        views: Option<Arc<Views>>,
+        cache: Arc<BlockCache>,
+    ) -> Fs {
         let mut table = InodeTable::new();
         for name in buckets.bucket_names() {
             table.child(
@@ -117,6 +129,7 @@ impl Fs {
             opts,
             inodes: Mutex::new(table),
             buckets,
+            views,
             cache,
             files: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
@@ -133,24 +146,41 @@ impl Fs {
         &self.cache
     }
 
+    pub fn views(&self) -> Option<&Arc<Views>> {
+        self.views.as_ref()
+    }
+
     fn attr_of(&self, ino: u64, kind: &NodeKind) -> Attr {
         match kind {
-            NodeKind::Root | NodeKind::Dir { .. } => Attr {
-                ino,
-                kind: Kind::Dir,
-                size: 0,
-                mtime: self.mounted_at,
-                perm: self.opts.dir_mode,
-                nlink: 2,
-                uid: self.opts.uid,
-                gid: self.opts.gid,
-                blksize: self.opts.blksize,
-            },
+            NodeKind::Root | NodeKind::Dir { .. } | NodeKind::ViewsRoot | NodeKind::View { .. } => {
+                Attr {
+                    ino,
+                    kind: Kind::Dir,
+                    size: 0,
+                    mtime: self.mounted_at,
+                    perm: self.opts.dir_mode,
+                    nlink: 2,
+                    uid: self.opts.uid,
+                    gid: self.opts.gid,
+                    blksize: self.opts.blksize,
+                }
+            }
             NodeKind::File { meta, .. } => Attr {
                 ino,
                 kind: Kind::File,
                 size: meta.size,
                 mtime: meta.last_modified,
+                perm: self.opts.file_mode,
+                nlink: 1,
+                uid: self.opts.uid,
+                gid: self.opts.gid,
+                blksize: self.opts.blksize,
+            },
+            NodeKind::Virtual { data, mtime } => Attr {
+                ino,
+                kind: Kind::File,
+                size: data.len() as u64,
+                mtime: *mtime,
                 perm: self.opts.file_mode,
                 nlink: 1,
                 uid: self.opts.uid,
@@ -180,6 +210,7 @@ impl Fs {
                 key: meta.key.as_str().into(),
                 meta,
                 checked: Instant::now(),
+                origin: None,
             },
             (_, Child::Dir) => NodeKind::Dir {
                 bucket: name.into(),
@@ -190,13 +221,90 @@ impl Fs {
                 key: meta.key.as_str().into(),
                 meta,
                 checked: Instant::now(),
+                origin: None,
             },
         };
+        self.place(parent, name, kind)
+    }
+
+    fn place(&self, parent: u64, name: &str, kind: NodeKind) -> Attr {
         let ino = self
             .inodes
             .lock()
             .child(parent, OsStr::new(name), kind.clone());
         self.attr_of(ino, &kind)
+    }
+
+    /// The entries of a view directory (or obs folder), as inode kinds, manifest included.
+    async fn view_children(
+        &self,
+        view: &Arc<str>,
+        folder: &Option<String>,
+    ) -> Result<Vec<(String, NodeKind)>, FsError> {
+        let views = self
+            .views
+            .as_ref()
+            .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+        let listing: Arc<ViewListing> = views
+            .listing(view)
+            .await
+            .map_err(|e| FsError::new(e.errno, e.message))?;
+        let mut out = Vec::new();
+        if folder.is_none() {
+            out.push((
+                MANIFEST_NAME.to_string(),
+                NodeKind::Virtual {
+                    data: Bytes::from(listing.manifest.clone().into_bytes()),
+                    mtime: listing.resolved_at,
+                },
+            ));
+        }
+        for (name, entry) in listing.entries(folder.as_deref()) {
+            let kind = match entry {
+                ViewEntry::Folder => NodeKind::View {
+                    view: view.clone(),
+                    folder: Some(name.clone()),
+                },
+                ViewEntry::File(i) => {
+                    let f = &listing.files[i];
+                    NodeKind::File {
+                        bucket: f.bucket.as_str().into(),
+                        key: f.key.as_str().into(),
+                        meta: f.meta(),
+                        checked: Instant::now(),
+                        origin: Some(Arc::new(Origin {
+                            data_uri: f.data_uri.clone(),
+                            s3_uri: f.s3_uri(),
+                            obsid: f.obsid.clone(),
+                        })),
+                    }
+                }
+            };
+            out.push((name, kind));
+        }
+        Ok(out)
+    }
+
+    /// The root's entries: the buckets, then `views` when views are configured.
+    fn root_children(&self) -> Vec<(String, NodeKind)> {
+        let mut out: Vec<(String, NodeKind)> = self
+            .buckets
+            .bucket_names()
+            .iter()
+            .map(|name| {
+                (
+                    name.clone(),
+                    NodeKind::Dir {
+                        bucket: name.as_str().into(),
+                        prefix: String::new(),
+                    },
+                )
+            })
+            .collect();
+        if self.views.is_some() {
+            out.push((VIEWS_DIR.to_string(), NodeKind::ViewsRoot));
+        }
+        out
     }
 
     pub async fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
@@ -205,16 +313,13 @@ impl Fs {
             return Err(FsError::new(libc::ENOENT, "name is not UTF-8"));
         };
         match &parent_kind {
-            NodeKind::Root => {
-                if self.buckets.has_bucket(name) {
-                    Ok(self.adopt(parent, &parent_kind, name, Child::Dir))
-                } else {
-                    Err(FsError::new(
-                        libc::ENOENT,
-                        format!("no bucket '{name}' is mounted"),
-                    ))
-                }
-            }
+            NodeKind::Root => match self.root_children().into_iter().find(|(n, _)| n == name) {
+                Some((_, kind)) => Ok(self.place(parent, name, kind)),
+                None => Err(FsError::new(
+                    libc::ENOENT,
+                    format!("no bucket '{name}' is mounted"),
+                )),
+            },
             NodeKind::Dir { bucket, prefix } => {
                 match self.buckets.lookup(bucket, prefix, name).await {
                     Ok(Some(child)) => Ok(self.adopt(parent, &parent_kind, name, child)),
@@ -222,7 +327,31 @@ impl Fs {
                     Err(e) => Err(FsError::from_store(&e)),
                 }
             }
-            NodeKind::File { .. } => Err(FsError::new(libc::ENOTDIR, "not a directory")),
+            NodeKind::ViewsRoot => {
+                let known = self.views.as_ref().is_some_and(|v| v.contains(name));
+                if known {
+                    let kind = NodeKind::View {
+                        view: name.into(),
+                        folder: None,
+                    };
+                    Ok(self.place(parent, name, kind))
+                } else {
+                    Err(FsError::new(
+                        libc::ENOENT,
+                        format!("no view named '{name}' is configured"),
+                    ))
+                }
+            }
+            NodeKind::View { view, folder } => {
+                let children = self.view_children(view, folder).await?;
+                match children.into_iter().find(|(n, _)| n == name) {
+                    Some((_, kind)) => Ok(self.place(parent, name, kind)),
+                    None => Err(FsError::quiet(libc::ENOENT)),
+                }
+            }
+            NodeKind::File { .. } | NodeKind::Virtual { .. } => {
+                Err(FsError::new(libc::ENOTDIR, "not a directory"))
+            }
         }
     }
 
@@ -250,16 +379,23 @@ impl Fs {
                 attr: self.attr_of(parent, &NodeKind::Root),
             },
         ];
-        match &kind {
-            NodeKind::Root => {
-                for name in self.buckets.bucket_names() {
-                    let attr = self.adopt(ino, &kind, name, Child::Dir);
-                    entries.push(DirEntry {
-                        name: name.into(),
-                        attr,
-                    });
-                }
-            }
+        let children = match &kind {
+            NodeKind::Root => self.root_children(),
+            NodeKind::ViewsRoot => self
+                .views
+                .iter()
+                .flat_map(|v| v.names())
+                .map(|name| {
+                    (
+                        name.to_string(),
+                        NodeKind::View {
+                            view: name.into(),
+                            folder: None,
+                        },
+                    )
+                })
+                .collect(),
+            NodeKind::View { view, folder } => self.view_children(view, folder).await?,
             NodeKind::Dir { bucket, prefix } => {
                 let listing = self
                     .buckets
@@ -273,8 +409,18 @@ impl Fs {
                         attr,
                     });
                 }
+                Vec::new()
             }
-            NodeKind::File { .. } => return Err(FsError::new(libc::ENOTDIR, "not a directory")),
+            NodeKind::File { .. } | NodeKind::Virtual { .. } => {
+                return Err(FsError::new(libc::ENOTDIR, "not a directory"))
+            }
+        };
+        for (name, child) in children {
+            let attr = self.place(ino, &name, child);
+            entries.push(DirEntry {
+                name: name.into(),
+                attr,
+            });
         }
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.dirs.lock().insert(fh, Arc::new(entries));
@@ -293,14 +439,22 @@ impl Fs {
     /// Opens a file: pins its current version (revalidated by HEAD once the metadata TTL
     /// has passed). Returns the handle and whether the kernel may keep its page cache.
     pub async fn open(&self, ino: u64) -> Result<(u64, bool), FsError> {
-        let NodeKind::File {
-            bucket,
-            key,
-            mut meta,
-            checked,
-        } = self.node(ino)?
-        else {
-            return Err(FsError::new(libc::EISDIR, "is a directory"));
+        let (bucket, key, mut meta, checked) = match self.node(ino)? {
+            NodeKind::File {
+                bucket,
+                key,
+                meta,
+                checked,
+                ..
+            } => (bucket, key, meta, checked),
+            NodeKind::Virtual { data, .. } => {
+                let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+                self.files
+                    .lock()
+                    .insert(fh, Arc::new(OpenFile::Memory(data)));
+                return Ok((fh, false));
+            }
+            _ => return Err(FsError::new(libc::EISDIR, "is a directory")),
         };
         if checked.elapsed() >= self.opts.metadata_ttl {
             meta = self
@@ -317,7 +471,7 @@ impl Fs {
             etag: meta.etag.as_str().into(),
             size: meta.size,
         };
-        let file = OpenFile {
+        let file = OpenFile::Object {
             object,
             readahead: Mutex::new(ReadAhead::new(
                 self.cache.block_size(),
@@ -327,6 +481,21 @@ impl Fs {
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.files.lock().insert(fh, Arc::new(file));
         Ok((fh, keep_cache))
+    }
+
+    /// The extended attributes of an inode (view files carry their MAST identity).
+    pub fn xattrs(&self, ino: u64) -> Vec<(&'static str, Vec<u8>)> {
+        match self.inodes.lock().get(ino).map(|n| &n.kind) {
+            Some(NodeKind::File {
+                origin: Some(origin),
+                ..
+            }) => origin
+                .xattrs()
+                .iter()
+                .map(|(k, v)| (*k, v.as_bytes().to_vec()))
+                .collect(),
+            _ => Vec::new(),
+        }
     }
 
     fn update_meta(&self, ino: u64, fresh: ObjectMeta) {
@@ -343,15 +512,20 @@ impl Fs {
             self.files.lock().get(&fh).cloned().ok_or_else(|| {
                 FsError::new(libc::EBADF, format!("file handle {fh} is not open"))
             })?;
-        let ahead = file
-            .readahead
-            .lock()
-            .on_read(offset, size as u64, file.object.size);
+        let (object, readahead) = match &*file {
+            OpenFile::Memory(data) => {
+                let start = (offset as usize).min(data.len());
+                let end = start.saturating_add(size as usize).min(data.len());
+                return Ok(data.slice(start..end));
+            }
+            OpenFile::Object { object, readahead } => (object, readahead),
+        };
+        let ahead = readahead.lock().on_read(offset, size as u64, object.size);
         if !ahead.is_empty() {
-            self.cache.prefetch(&file.object, ahead);
+            self.cache.prefetch(object, ahead);
         }
         self.cache
-            .read(&file.object, offset, size as u64)
+            .read(object, offset, size as u64)
             .await
             .map_err(|e| FsError::from_store(&e))
     }

@@ -29,7 +29,7 @@ fn fs_over(store: Arc<MemoryStore>, buckets: &[(&str, Option<&str>)]) -> Fs {
         Duration::from_secs(60),
     ));
     let cache = BlockCache::new(store, 4096, 1 << 20);
-    Fs::new(FsOptions::default(), trees, cache)
+    Fs::new(FsOptions::default(), trees, None, cache)
 }
 
 async fn names(fs: &Fs, ino: u64) -> Vec<String> {

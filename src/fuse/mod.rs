@@ -66,6 +66,18 @@ fn file_attr(a: &Attr) -> FileAttr {
     }
 }
 
+/// Answers an xattr query: the length when asked for it (size 0), the bytes when they
+/// fit, ERANGE when they do not.
+fn xattr_reply(reply: ReplyXattr, size: u32, value: &[u8]) {
+    if size == 0 {
+        reply.size(value.len() as u32);
+    } else if value.len() <= size as usize {
+        reply.data(value);
+    } else {
+        reply.error(Errno::ERANGE);
+    }
+}
+
 /// Logs an error worth a line and converts it for the kernel.
 fn errno(op: &str, e: &FsError) -> Errno {
     if !e.message.is_empty() {
@@ -249,23 +261,22 @@ impl Filesystem for FuseAdapter {
         }
     }
 
-    fn getxattr(
-        &self,
-        _req: &Request,
-        _ino: INodeNo,
-        _name: &OsStr,
-        _size: u32,
-        reply: ReplyXattr,
-    ) {
-        reply.error(Errno::from_i32(libc::ENODATA));
+    fn getxattr(&self, _req: &Request, ino: INodeNo, name: &OsStr, size: u32, reply: ReplyXattr) {
+        let attrs = self.fs.xattrs(ino.0);
+        let Some((_, value)) = attrs.iter().find(|(k, _)| OsStr::new(k) == name) else {
+            reply.error(Errno::from_i32(libc::ENODATA));
+            return;
+        };
+        xattr_reply(reply, size, value);
     }
 
-    fn listxattr(&self, _req: &Request, _ino: INodeNo, size: u32, reply: ReplyXattr) {
-        if size == 0 {
-            reply.size(0);
-        } else {
-            reply.data(&[]);
+    fn listxattr(&self, _req: &Request, ino: INodeNo, size: u32, reply: ReplyXattr) {
+        let mut names = Vec::new();
+        for (k, _) in self.fs.xattrs(ino.0) {
+            names.extend_from_slice(k.as_bytes());
+            names.push(0);
         }
+        xattr_reply(reply, size, &names);
     }
 
     // ---- every write-type operation: read-only file system ----

@@ -1,12 +1,13 @@
 //! The test harness: mounts of the real `mastfs` binary against the local S3 stand-in,
 //! with a guard that always unmounts, fresh temp dirs and free ports.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+pub use mastfs_mast_standin::MastStandin;
 pub use mastfs_s3_standin::{S3Standin, ServerOptions};
 
 /// The `mastfs` binary under test.
@@ -26,6 +27,7 @@ pub fn mastfs_command(home: &Path) -> Command {
     cmd.env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join(".config"))
         .env("XDG_CACHE_HOME", home.join(".cache"))
+        .env("XDG_RUNTIME_DIR", home.join("run"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("AWS_CONFIG_FILE", home.join("aws-config"))
         .env("AWS_SHARED_CREDENTIALS_FILE", home.join("aws-credentials"))
@@ -167,4 +169,36 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// The extended attribute `name` of `path`, if set.
+pub fn getxattr(path: &Path, name: &str) -> Option<String> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let n = std::ffi::CString::new(name).ok()?;
+    let mut buf = vec![0u8; 4096];
+    let len = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    if len < 0 {
+        return None;
+    }
+    buf.truncate(len as usize);
+    String::from_utf8(buf).ok()
+}
+
+/// The project's Python venv interpreter, when `scripts/setup-python.sh` has made it.
+pub fn venv_python() -> Option<PathBuf> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    p.exists().then_some(p)
+}
+
+/// Skips (returns false) when a tool is missing, or fails when `MASTFS_REQUIRE_TOOLS` is set.
+pub fn tool_available(what: &str, present: bool) -> bool {
+    if !present {
+        assert!(
+            std::env::var_os("MASTFS_REQUIRE_TOOLS").is_none(),
+            "{what} is required (MASTFS_REQUIRE_TOOLS is set) but missing"
+        );
+        eprintln!("skipped: {what} not available");
+    }
+    present
 }

@@ -1,0 +1,637 @@
+//! Views: directories whose files are the products of a MAST query.
+//!
+//! Owns each view's resolved listing (in memory, persisted on disk so a restarted mount
+//! lists at once), lazy resolution in the background with a bounded wait, refreshes (by
+//! interval, on request, on SIGHUP; a failed refresh keeps the last listing), file naming
+//! (productFilename, with a documented disambiguation), sizes from S3, and the manifest.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::StreamExt;
+use mastfs_mast::{ColumnConfig, MastClient, Resolution, ResolvedProduct, ViewQuery};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::names::is_valid_name;
+use crate::config::ViewLayout;
+use crate::store::{ObjectMeta, ObjectStore, StoreErrorKind};
+
+/// The name of the manifest file in every view directory.
+pub const MANIFEST_NAME: &str = ".manifest.csv";
+
+/// A view as configured, with its query parsed and validated.
+#[derive(Clone, Debug)]
+pub struct ViewDef {
+    pub name: String,
+    pub query: ViewQuery,
+    /// Where the objects are, when not where path_lookup says (`stpubdata`).
+    pub bucket: Option<String>,
+    pub layout: ViewLayout,
+    pub refresh: Duration,
+}
+
+/// One file of a resolved view.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViewFile {
+    pub name: String,
+    /// The obs_id subfolder in the `by-obs` layout.
+    pub folder: Option<String>,
+    pub bucket: String,
+    pub key: String,
+    pub size: u64,
+    pub etag: String,
+    pub last_modified: SystemTime,
+    pub data_uri: String,
+    pub obsid: String,
+    pub obs_id: String,
+}
+
+impl ViewFile {
+    pub fn meta(&self) -> ObjectMeta {
+        ObjectMeta {
+            key: self.key.clone(),
+            size: self.size,
+            etag: self.etag.clone(),
+            last_modified: self.last_modified,
+        }
+    }
+
+    pub fn s3_uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// A resolved view: what its directory shows.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ViewListing {
+    pub files: Vec<ViewFile>,
+    pub manifest: String,
+    pub resolved_at: SystemTime,
+    pub products: usize,
+    pub duplicates: usize,
+    pub not_in_cloud: usize,
+    pub summary: Vec<String>,
+}
+
+impl ViewListing {
+    /// Entries of the view directory (or of one obs folder of it): name → file index,
+    /// or a folder. The manifest is added by the caller.
+    pub fn entries(&self, folder: Option<&str>) -> BTreeMap<String, ViewEntry> {
+        let mut out = BTreeMap::new();
+        for (i, f) in self.files.iter().enumerate() {
+            match (folder, &f.folder) {
+                (None, None) => {
+                    out.insert(f.name.clone(), ViewEntry::File(i));
+                }
+                (None, Some(sub)) => {
+                    out.insert(sub.clone(), ViewEntry::Folder);
+                }
+                (Some(want), Some(sub)) if want == sub => {
+                    out.insert(f.name.clone(), ViewEntry::File(i));
+                }
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ViewEntry {
+    File(usize),
+    Folder,
+}
+
+/// Why a view cannot be listed now.
+#[derive(Clone, Debug)]
+pub struct ViewError {
+    pub errno: i32,
+    pub message: String,
+}
+
+/// What `mastfs stats` and logs say about a view.
+#[derive(Clone, Debug, Serialize)]
+pub struct ViewStatus {
+    pub name: String,
+    pub resolved_at: Option<SystemTime>,
+    pub entries: usize,
+    pub resolving: bool,
+    pub last_error: Option<String>,
+}
+
+type Resolving = Shared<BoxFuture<'static, Result<Arc<ViewListing>, String>>>;
+
+#[derive(Default)]
+struct ViewState {
+    current: Option<Arc<ViewListing>>,
+    resolving: Option<Resolving>,
+    last_error: Option<String>,
+    disk_checked: bool,
+}
+
+/// All views of one mount.
+pub struct Views {
+    defs: Vec<ViewDef>,
+    states: Mutex<HashMap<String, ViewState>>,
+    client: Arc<MastClient>,
+    columns: ColumnConfig,
+    store: Arc<dyn ObjectStore>,
+    persist_dir: Option<PathBuf>,
+    /// The MAST base URL, part of every persisted view's fingerprint.
+    mast_url: String,
+    wait: Duration,
+}
+
+impl Views {
+    pub fn new(
+        defs: Vec<ViewDef>,
+        client: Arc<MastClient>,
+        columns: ColumnConfig,
+        store: Arc<dyn ObjectStore>,
+        persist_dir: Option<PathBuf>,
+        wait: Duration,
+    ) -> Arc<Views> {
+        let mast_url = client.options().base_url.clone();
+        Arc::new(Views {
+            states: Mutex::new(
+                defs.iter()
+                    .map(|d| (d.name.clone(), ViewState::default()))
+                    .collect(),
+            ),
+            defs,
+            client,
+            columns,
+            store,
+            persist_dir,
+            mast_url,
+            wait,
+        })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.defs.iter().map(|d| d.name.as_str())
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.defs.iter().any(|d| d.name == name)
+    }
+
+    fn def(&self, name: &str) -> Option<&ViewDef> {
+        self.defs.iter().find(|d| d.name == name)
+    }
+
+    pub fn status(&self) -> Vec<ViewStatus> {
+        let states = self.states.lock();
+        self.defs
+            .iter()
+            .map(|d| {
+                let s = states.get(&d.name);
+                ViewStatus {
+                    name: d.name.clone(),
+                    resolved_at: s.and_then(|s| s.current.as_ref()).map(|c| c.resolved_at),
+                    entries: s
+                        .and_then(|s| s.current.as_ref())
+                        .map_or(0, |c| c.files.len()),
+                    resolving: s.is_some_and(|s| s.resolving.is_some()),
+                    last_error: s.and_then(|s| s.last_error.clone()),
+                }
+            })
+            .collect()
+    }
+
+    /// The listing of view `name`: the one in memory (refreshed in the background once it
+    /// is older than the view's interval), else the persisted one, else a new resolution
+    /// waited for at most the configured bound.
+    pub async fn listing(self: &Arc<Self>, name: &str) -> Result<Arc<ViewListing>, ViewError> {
+        let Some(def) = self.def(name).cloned() else {
+            return Err(ViewError {
+                errno: libc::ENOENT,
+                message: format!("no view named '{name}'"),
+            });
+        };
+        let pending = {
+            let mut states = self.states.lock();
+            let state = states.entry(name.to_string()).or_default();
+            if state.current.is_none() && !state.disk_checked {
+                state.disk_checked = true;
+                state.current = self.load_persisted(&def).map(Arc::new);
+                if let Some(c) = &state.current {
+                    tracing::info!(
+                        view = name,
+                        files = c.files.len(),
+                        "view listing loaded from disk"
+                    );
+                }
+            }
+            match &state.current {
+                Some(current) => {
+                    let stale = current
+                        .resolved_at
+                        .elapsed()
+                        .map_or(true, |age| age >= def.refresh);
+                    if stale && state.resolving.is_none() {
+                        state.resolving = Some(self.start_resolution(def.clone()));
+                    }
+                    return Ok(current.clone());
+                }
+                None => match &state.resolving {
+                    Some(r) => r.clone(),
+                    None => {
+                        let r = self.start_resolution(def.clone());
+                        state.resolving = Some(r.clone());
+                        r
+                    }
+                },
+            }
+        };
+        match tokio::time::timeout(self.wait, pending).await {
+            Ok(Ok(listing)) => Ok(listing),
+            Ok(Err(message)) => Err(ViewError {
+                errno: libc::EIO,
+                message: format!("view '{name}' could not be resolved: {message}"),
+            }),
+            Err(_) => Err(ViewError {
+                errno: libc::EAGAIN,
+                message: format!(
+                    "view '{name}' is still being resolved by MAST (waited {:?}); try again shortly",
+                    self.wait
+                ),
+            }),
+        }
+    }
+
+    /// Starts a new resolution of `name` now (unless one runs) and waits for its outcome.
+    /// A failure keeps the last listing.
+    pub async fn refresh(self: &Arc<Self>, name: &str) -> Result<Arc<ViewListing>, ViewError> {
+        let Some(def) = self.def(name).cloned() else {
+            return Err(ViewError {
+                errno: libc::ENOENT,
+                message: format!("no view named '{name}'"),
+            });
+        };
+        let pending = {
+            let mut states = self.states.lock();
+            let state = states.entry(name.to_string()).or_default();
+            state.disk_checked = true;
+            match &state.resolving {
+                Some(r) => r.clone(),
+                None => {
+                    let r = self.start_resolution(def);
+                    state.resolving = Some(r.clone());
+                    r
+                }
+            }
+        };
+        pending.await.map_err(|message| ViewError {
+            errno: libc::EIO,
+            message: format!("refresh of view '{name}' failed: {message}"),
+        })
+    }
+
+    /// Refreshes every view in the background (SIGHUP).
+    pub fn refresh_all(self: &Arc<Self>) {
+        for def in &self.defs {
+            let views = self.clone();
+            let name = def.name.clone();
+            tokio::spawn(async move {
+                let _ = views.refresh(&name).await;
+            });
+        }
+    }
+
+    fn start_resolution(self: &Arc<Self>, def: ViewDef) -> Resolving {
+        let views = self.clone();
+        let task = tokio::spawn(async move {
+            let name = def.name.clone();
+            let outcome = views.resolve(&def).await;
+            let mut states = views.states.lock();
+            let state = states.entry(name.clone()).or_default();
+            state.resolving = None;
+            match &outcome {
+                Ok(listing) => {
+                    state.current = Some(listing.clone());
+                    state.last_error = None;
+                }
+                Err(message) => {
+                    if state.current.is_some() {
+                        tracing::warn!(view = %name, "refresh failed, keeping the last listing: {message}");
+                    } else {
+                        tracing::error!(view = %name, "view could not be resolved: {message}");
+                    }
+                    state.last_error = Some(message.clone());
+                }
+            }
+            outcome
+        });
+        task.map(|joined| joined.unwrap_or_else(|e| Err(format!("resolution task failed: {e}"))))
+            .boxed()
+            .shared()
+    }
+
+    async fn resolve(&self, def: &ViewDef) -> Result<Arc<ViewListing>, String> {
+        let resolution = self
+            .client
+            .resolve(&def.query, &self.columns)
+            .await
+            .map_err(|e| e.to_string())?;
+        for line in resolution.summary_lines() {
+            tracing::info!(view = %def.name, "{line}");
+        }
+        let listing = Arc::new(self.build_listing(def, &resolution).await?);
+        self.persist(def, &listing);
+        Ok(listing)
+    }
+
+    /// Sizes, ETags and dates from S3 (HEAD of each product, a few at a time); products
+    /// whose object is missing are left out and counted, never shown as broken entries.
+    async fn build_listing(
+        &self,
+        def: &ViewDef,
+        resolution: &Resolution,
+    ) -> Result<ViewListing, String> {
+        let cloud: Vec<&ResolvedProduct> = resolution.cloud_products().collect();
+        let targets: Vec<(String, String)> = cloud
+            .iter()
+            .filter_map(|p| p.cloud.as_ref())
+            .map(|loc| {
+                (
+                    def.bucket.clone().unwrap_or_else(|| loc.bucket.clone()),
+                    loc.key.clone(),
+                )
+            })
+            .collect();
+        let store = self.store.clone();
+        let heads: Vec<_> = futures::stream::iter(targets)
+            .map(move |(bucket, key)| {
+                let store = store.clone();
+                async move {
+                    let head = store.head(&bucket, &key).await;
+                    (bucket, head)
+                }
+            })
+            .buffered(16)
+            .collect()
+            .await;
+        let mut files = Vec::new();
+        let mut missing = 0;
+        for (product, (bucket, head)) in cloud.iter().zip(heads) {
+            match head {
+                Ok(meta) => files.push(ViewFile {
+                    name: product.product_filename.clone(),
+                    folder: (def.layout == ViewLayout::ByObs).then(|| product.obs_id.clone()),
+                    bucket,
+                    key: meta.key.clone(),
+                    size: meta.size,
+                    etag: meta.etag,
+                    last_modified: meta.last_modified,
+                    data_uri: product.data_uri.clone(),
+                    obsid: product.obsid.clone(),
+                    obs_id: product.obs_id.clone(),
+                }),
+                Err(e) if e.kind == StoreErrorKind::NotFound => {
+                    tracing::warn!(view = %def.name, data_uri = %product.data_uri, "object not found in S3: {e}");
+                    missing += 1;
+                }
+                Err(e) => return Err(format!("cannot read the size of {}: {e}", product.data_uri)),
+            }
+        }
+        let skipped = files.len();
+        files.retain(|f| {
+            let ok = is_valid_name(&f.name) && f.folder.as_deref().is_none_or(is_valid_name);
+            if !ok {
+                tracing::warn!(view = %def.name, name = %f.name, "product name cannot be a file name; left out");
+            }
+            ok
+        });
+        let bad_names = skipped - files.len();
+        disambiguate(&mut files);
+        let not_in_cloud = resolution.not_in_cloud + missing + bad_names;
+        if not_in_cloud > 0 {
+            tracing::info!(view = %def.name, not_in_cloud, "products without a readable cloud copy were left out");
+        }
+        Ok(ViewListing {
+            manifest: manifest_csv(&files, resolution),
+            files,
+            resolved_at: SystemTime::now(),
+            products: resolution.products.len(),
+            duplicates: resolution.duplicates,
+            not_in_cloud,
+            summary: resolution.summary_lines(),
+        })
+    }
+
+    fn persist_path(&self, def: &ViewDef) -> Option<PathBuf> {
+        let dir = self.persist_dir.as_ref()?;
+        let fingerprint = serde_json::to_string(&(
+            &self.mast_url,
+            &def.query,
+            &def.bucket,
+            format!("{:?}", def.layout),
+        ))
+        .map(|s| fnv1a(s.as_bytes()))
+        .ok()?;
+        Some(dir.join(format!("{}-{fingerprint:016x}.json", def.name)))
+    }
+
+    fn persist(&self, def: &ViewDef, listing: &ViewListing) {
+        let Some(path) = self.persist_path(def) else {
+            return;
+        };
+        let write = || -> std::io::Result<()> {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            let tmp = path.with_extension("tmp");
+            std::fs::write(&tmp, serde_json::to_vec(listing)?)?;
+            std::fs::rename(&tmp, &path)
+        };
+        if let Err(e) = write() {
+            tracing::warn!(view = %def.name, path = %path.display(), "cannot persist the view listing: {e}");
+        }
+    }
+
+    fn load_persisted(&self, def: &ViewDef) -> Option<ViewListing> {
+        let path = self.persist_path(def)?;
+        let bytes = std::fs::read(&path).ok()?;
+        match serde_json::from_slice(&bytes) {
+            Ok(listing) => Some(listing),
+            Err(e) => {
+                tracing::warn!(view = %def.name, path = %path.display(), "ignoring unreadable persisted view: {e}");
+                None
+            }
+        }
+    }
+}
+
+/// FNV-1a: a stable hash for file names (std's hasher may change between releases).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+/// Two products with the same file name in one folder: the first (in MAST's order) keeps
+/// the name; each later one gets its obs_id inserted before the extension
+/// (`x_drz.fits` → `x_drz.<obs_id>.fits`), then a counter if that is taken too.
+pub fn disambiguate(files: &mut [ViewFile]) {
+    let mut taken: HashMap<(Option<String>, String), usize> = HashMap::new();
+    for f in files.iter() {
+        *taken.entry((f.folder.clone(), f.name.clone())).or_default() += 1;
+    }
+    let mut seen: HashMap<(Option<String>, String), ()> = HashMap::new();
+    for f in files.iter_mut() {
+        let slot = (f.folder.clone(), f.name.clone());
+        if seen.insert(slot.clone(), ()).is_none() {
+            continue;
+        }
+        let (stem, ext) = match f.name.find('.') {
+            Some(i) if i > 0 => (&f.name[..i], &f.name[i..]),
+            _ => (f.name.as_str(), ""),
+        };
+        let mut candidate = format!("{stem}.{}{ext}", f.obs_id);
+        let mut n = 2;
+        while taken.contains_key(&(f.folder.clone(), candidate.clone())) {
+            candidate = format!("{stem}.{}-{n}{ext}", f.obs_id);
+            n += 1;
+        }
+        taken.insert((f.folder.clone(), candidate.clone()), 1);
+        seen.insert((f.folder.clone(), candidate.clone()), ());
+        f.name = candidate;
+    }
+}
+
+/// The manifest: one row per file, the view's own columns first, then every product column.
+fn manifest_csv(files: &[ViewFile], resolution: &Resolution) -> String {
+    let extra: Vec<&String> = resolution
+        .columns
+        .iter()
+        .filter(|c| {
+            !matches!(
+                c.as_str(),
+                "obsID" | "obs_id" | "dataURI" | "productFilename" | "size"
+            )
+        })
+        .collect();
+    let mut out = String::new();
+    let mut header = vec![
+        "file",
+        "productFilename",
+        "obsID",
+        "obs_id",
+        "dataURI",
+        "s3_uri",
+        "size",
+    ];
+    header.extend(extra.iter().map(|s| s.as_str()));
+    push_row(&mut out, header.iter().map(|s| s.to_string()));
+    let rows: HashMap<&str, &ResolvedProduct> = resolution
+        .products
+        .iter()
+        .map(|p| (p.data_uri.as_str(), p))
+        .collect();
+    for f in files {
+        let product = rows.get(f.data_uri.as_str());
+        let file = match &f.folder {
+            Some(sub) => format!("{sub}/{}", f.name),
+            None => f.name.clone(),
+        };
+        let mut cells = vec![
+            file,
+            product
+                .map(|p| p.product_filename.clone())
+                .unwrap_or_default(),
+            f.obsid.clone(),
+            f.obs_id.clone(),
+            f.data_uri.clone(),
+            f.s3_uri(),
+            f.size.to_string(),
+        ];
+        for col in &extra {
+            cells.push(
+                product
+                    .and_then(|p| p.row.get(col.as_str()))
+                    .map(cell)
+                    .unwrap_or_default(),
+            );
+        }
+        push_row(&mut out, cells.into_iter());
+    }
+    out
+}
+
+fn cell(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::Null => String::new(),
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
+    let quoted: Vec<String> = cells
+        .map(|c| {
+            if c.contains([',', '"', '\n', '\r']) {
+                format!("\"{}\"", c.replace('"', "\"\""))
+            } else {
+                c
+            }
+        })
+        .collect();
+    out.push_str(&quoted.join(","));
+    out.push('\n');
+}
+
+/// The manifest's bytes (for the virtual file).
+pub fn manifest_bytes(listing: &ViewListing) -> Bytes {
+    Bytes::from(listing.manifest.clone().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(name: &str, obs: &str) -> ViewFile {
+        ViewFile {
+            name: name.into(),
+            folder: None,
+            bucket: "b".into(),
+            key: format!("{obs}/{name}"),
+            size: 1,
+            etag: "e".into(),
+            last_modified: SystemTime::UNIX_EPOCH,
+            data_uri: format!("mast:X/{obs}/{name}"),
+            obsid: "1".into(),
+            obs_id: obs.into(),
+        }
+    }
+
+    #[test]
+    fn duplicate_names_get_the_obs_id_before_the_extension() {
+        let mut files = vec![
+            file("a_drz.fits", "o1"),
+            file("a_drz.fits", "o2"),
+            file("b.fits", "o1"),
+            file("a_drz.fits", "o3"),
+            file("a_drz.o2.fits", "o9"),
+            file("a_drz.fits", "o2"),
+        ];
+        disambiguate(&mut files);
+        let names: Vec<_> = files.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(
+            names,
+            vec![
+                "a_drz.fits",
+                "a_drz.o2.fits",
+                "b.fits",
+                "a_drz.o3.fits",
+                "a_drz.o2.o9.fits",
+                "a_drz.o2-2.fits"
+            ]
+        );
+    }
+}

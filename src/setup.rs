@@ -1,0 +1,168 @@
+//! Assembles a mount's layers from a validated [`Config`]: the S3 store, the block cache,
+//! the bucket trees, the MAST client and views (definitions checked against the column
+//! configuration before anything is mounted), and the filesystem core.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use mastfs_mast::{ClientOptions, ColumnConfig, MastClient, ViewQuery};
+
+use crate::cache::BlockCache;
+use crate::config::{Config, ViewConfig};
+use crate::fs::{Fs, FsOptions};
+use crate::namespace::buckets::BucketTrees;
+use crate::namespace::views::{ViewDef, Views};
+use crate::store::{ObjectStore, S3Store, S3StoreOptions, StoreCounters};
+
+/// Where mastfs keeps what should survive a restart (persisted views, column
+/// configuration): `$XDG_CACHE_HOME/mastfs`, `~/.cache/mastfs`, or `/var/cache/mastfs`
+/// without a home folder.
+pub fn cache_dir() -> PathBuf {
+    let env = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    env("XDG_CACHE_HOME")
+        .or_else(|| env("HOME").map(|h| h.join(".cache")))
+        .map(|d| d.join("mastfs"))
+        .unwrap_or_else(|| PathBuf::from("/var/cache/mastfs"))
+}
+
+pub async fn build_store(
+    cfg: &Config,
+) -> anyhow::Result<(Arc<dyn ObjectStore>, Arc<StoreCounters>)> {
+    let counters = Arc::new(StoreCounters::default());
+    let opts = S3StoreOptions {
+        endpoint_url: cfg.s3.endpoint_url.clone(),
+        region: cfg.s3.region.clone(),
+        force_path_style: cfg.s3.force_path_style,
+        signed_buckets: cfg
+            .buckets
+            .iter()
+            .filter(|b| b.signed)
+            .map(|b| b.name.clone())
+            .collect::<HashSet<_>>(),
+        connect_timeout: cfg.s3.connect_timeout,
+        attempt_timeout: cfg.s3.attempt_timeout,
+        max_attempts: cfg.s3.max_attempts,
+        max_concurrent_requests: cfg.s3.max_concurrent_requests,
+        ca_bundle: cfg.s3.ca_bundle.clone(),
+    };
+    let store = S3Store::new(opts, counters.clone()).await?;
+    Ok((Arc::new(store), counters))
+}
+
+pub fn mast_client(cfg: &Config) -> anyhow::Result<MastClient> {
+    let options = ClientOptions {
+        base_url: cfg.mast.url.clone(),
+        query_budget: cfg.mast.timeout,
+        ..ClientOptions::default()
+    };
+    MastClient::new(options).map_err(|e| anyhow::anyhow!("MAST client: {e}"))
+}
+
+/// The column configuration to check views against: MAST's own when it answers quickly
+/// (then persisted), else the last persisted copy, else the copy built into mastfs.
+pub async fn column_config(client: &MastClient, wait: Duration) -> ColumnConfig {
+    let path = cache_dir().join("columnsconfig.json");
+    match tokio::time::timeout(wait, client.column_config()).await {
+        Ok(Ok(columns)) => {
+            let _ = std::fs::create_dir_all(cache_dir());
+            if let Err(e) = std::fs::write(&path, columns.to_json()) {
+                tracing::debug!("cannot persist the column configuration: {e}");
+            }
+            return columns;
+        }
+        Ok(Err(e)) => tracing::warn!(
+            "MAST column configuration unavailable ({e}); views resolve when MAST answers"
+        ),
+        Err(_) => tracing::warn!("MAST did not answer within {wait:?}; views resolve when it does"),
+    }
+    if let Some(columns) = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|t| ColumnConfig::from_json(&t).ok())
+    {
+        return columns;
+    }
+    ColumnConfig::builtin()
+}
+
+/// Parses and validates every view definition; the first bad one stops the mount.
+pub fn view_defs(views: &[ViewConfig], columns: &ColumnConfig) -> anyhow::Result<Vec<ViewDef>> {
+    let mut defs = Vec::new();
+    for v in views {
+        let to_map =
+            |t: &toml::Table| -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+                match serde_json::to_value(t)? {
+                    serde_json::Value::Object(m) => Ok(m),
+                    _ => bail!("view '{}': criteria must be a table", v.name),
+                }
+            };
+        let criteria = to_map(&v.criteria)?;
+        if criteria.is_empty() {
+            bail!("view '{}' has no criteria: give at least one, e.g. criteria = {{ obs_collection = \"HST\" }}", v.name);
+        }
+        let products = to_map(&v.products)?;
+        let query = ViewQuery::from_json_maps(&criteria, Some(&products))
+            .map_err(|e| anyhow::anyhow!("view '{}': {e}", v.name))?;
+        query
+            .validate(columns, Some(&v.name))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        defs.push(ViewDef {
+            name: v.name.clone(),
+            query,
+            bucket: v.bucket.clone(),
+            layout: v.layout,
+            refresh: v.refresh,
+        });
+    }
+    Ok(defs)
+}
+
+/// Everything a mount serves.
+pub struct Layers {
+    pub fs: Arc<Fs>,
+    pub counters: Arc<StoreCounters>,
+}
+
+/// Builds the layers. Fails, before anything is mounted, on a bad view definition.
+pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
+    let (store, counters) = build_store(cfg).await?;
+    let trees = Arc::new(BucketTrees::new(
+        store.clone(),
+        &cfg.buckets,
+        cfg.cache.metadata_ttl,
+        cfg.cache.negative_ttl,
+    ));
+    let views = if cfg.views.is_empty() {
+        None
+    } else {
+        let client = Arc::new(mast_client(cfg)?);
+        let columns = column_config(&client, cfg.mast.wait.min(Duration::from_secs(10))).await;
+        let defs = view_defs(&cfg.views, &columns).context("bad view definition")?;
+        Some(Views::new(
+            defs,
+            client,
+            columns,
+            store.clone(),
+            Some(cache_dir().join("views")),
+            cfg.mast.wait,
+        ))
+    };
+    let cache = BlockCache::new(store, cfg.cache.block_size, cfg.cache.size);
+    let fs_opts = FsOptions {
+        uid: nix::unistd::getuid().as_raw(),
+        gid: nix::unistd::getgid().as_raw(),
+        metadata_ttl: cfg.cache.metadata_ttl,
+        max_readahead: cfg.cache.max_readahead,
+        ..FsOptions::default()
+    };
+    Ok(Layers {
+        fs: Arc::new(Fs::new(fs_opts, trees, views, cache)),
+        counters,
+    })
+}

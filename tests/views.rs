@@ -1,0 +1,350 @@
+//! Views end to end: a real mount, the MAST stand-in answering the seed query, the S3
+//! stand-in holding the two DRZ keys.
+
+mod support;
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+use std::process::Command;
+
+use support::*;
+
+const VIEW: &str = "hst-12062-f606w-drz";
+const SEED_VIEW: &str = r#"
+[[views]]
+name     = "hst-12062-f606w-drz"
+criteria = { obs_collection = "HST", filters = "F606W", instrument_name = "ACS/WFC", proposal_id = ["12062"], dataRights = "PUBLIC" }
+products = { productSubGroupDescription = "DRZ" }
+"#;
+const KEY1: &str = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
+const KEY2: &str = "hst/public/jbev/jbevet010/jbevet010_drz.fits";
+
+struct World {
+    s3: S3Standin,
+    mast: MastStandin,
+    dir: tempfile::TempDir,
+    data1: Vec<u8>,
+}
+
+impl World {
+    fn new() -> World {
+        let s3 = S3Standin::start(ServerOptions::default()).unwrap();
+        s3.create_bucket("stpubdata", true);
+        let data1 = pseudo_random(3_000_123, 11);
+        s3.put_object("stpubdata", KEY1, data1.clone());
+        s3.put_object("stpubdata", KEY2, pseudo_random(1_234_567, 12));
+        let mast = MastStandin::start().unwrap();
+        World {
+            s3,
+            mast,
+            dir: tempfile::tempdir().unwrap(),
+            data1,
+        }
+    }
+
+    fn config(&self, text: &str) -> String {
+        let path = self.dir.path().join(format!("config-{}.toml", fnv(text)));
+        fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    }
+
+    /// A mount whose persisted state (views, column configuration) lives in this world.
+    fn mount(&self, config_text: &str) -> Mount {
+        let cfg = self.config(config_text);
+        let cache = self.dir.path().join("cache");
+        Mount::start_with(
+            &self.s3.endpoint_url(),
+            &["--config", &cfg, "--mast-url", &self.mast.base_url()],
+            |cmd| {
+                cmd.env("XDG_CACHE_HOME", &cache);
+            },
+        )
+    }
+}
+
+fn fnv(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
+    })
+}
+
+#[test]
+fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
+    let w = World::new();
+    let m = w.mount(SEED_VIEW);
+    let dir = m.path(&format!("views/{VIEW}"));
+    let mut entries: Vec<(String, u64)> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().into_string().unwrap(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    entries.sort();
+    let manifest_len = entries[0].1;
+    assert_eq!(
+        entries,
+        vec![
+            (".manifest.csv".to_string(), manifest_len),
+            ("jbeveo010_drz.fits".to_string(), 3_000_123),
+            ("jbevet010_drz.fits".to_string(), 1_234_567),
+        ],
+        "view entries and their sizes from S3 (not the product rows' 219608640)"
+    );
+    let f = dir.join("jbeveo010_drz.fits");
+    assert!(
+        fs::read(&f).unwrap() == w.data1,
+        "view file bytes differ from the S3 object"
+    );
+    assert_eq!(
+        getxattr(&f, "user.mast.data_uri").as_deref(),
+        Some("mast:HST/product/jbeveo010_drz.fits")
+    );
+    assert_eq!(
+        getxattr(&f, "user.mast.s3_uri").as_deref(),
+        Some(&*format!("s3://stpubdata/{KEY1}"))
+    );
+    assert_eq!(getxattr(&f, "user.mast.obsid").as_deref(), Some("24832664"));
+
+    // The same object through the bucket tree: same size, and its blocks already cached.
+    w.s3.reset_stats();
+    let via_bucket = fs::read(m.path(&format!("stpubdata/{KEY1}"))).unwrap();
+    assert!(via_bucket == w.data1);
+    assert_eq!(
+        w.s3.stats().requests.get,
+        0,
+        "the bucket path should be served from the view's cached blocks"
+    );
+    assert_eq!(
+        fs::metadata(m.path(&format!("stpubdata/{KEY2}")))
+            .unwrap()
+            .size(),
+        1_234_567
+    );
+
+    let manifest = fs::read_to_string(dir.join(".manifest.csv")).unwrap();
+    let header = manifest.lines().next().unwrap();
+    for col in [
+        "obsID",
+        "obs_id",
+        "dataURI",
+        "s3_uri",
+        "productFilename",
+        "size",
+        "productSubGroupDescription",
+    ] {
+        assert!(
+            header.split(',').any(|c| c == col),
+            "manifest header lacks {col}: {header}"
+        );
+    }
+    assert_eq!(manifest.lines().count(), 3, "manifest rows:\n{manifest}");
+    if let Some(python) = venv_python() {
+        let out = Command::new(python)
+            .args(["-c", "import sys; from astropy.table import Table; t = Table.read(sys.argv[1], format='ascii.csv'); print(len(t), sorted(str(n) for n in t['productFilename']), [int(s) for s in t['size']])"])
+            .arg(dir.join(".manifest.csv"))
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "astropy could not read the manifest: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            text.trim(),
+            "2 ['jbeveo010_drz.fits', 'jbevet010_drz.fits'] [3000123, 1234567]",
+            "astropy's reading of the manifest"
+        );
+    } else {
+        tool_available(
+            "the project venv with astropy (scripts/setup-python.sh)",
+            false,
+        );
+    }
+    assert!(
+        m.log_text().contains("2 of 4 products were duplicates"),
+        "log lacks the duplicates line:\n{}",
+        m.log_text()
+    );
+
+    let out = mastfs_command(m.dir.path())
+        .args(["views", "refresh"])
+        .arg(&m.mountpoint)
+        .arg(VIEW)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "views refresh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("2 files"),
+        "refresh output: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn mast_down_fresh_view_is_eio_persisted_view_still_lists() {
+    let w = World::new();
+    // First mount with MAST up: the view resolves and is persisted.
+    let m = w.mount(SEED_VIEW);
+    assert_eq!(
+        fs::read_dir(m.path(&format!("views/{VIEW}")))
+            .unwrap()
+            .count(),
+        3
+    );
+    drop(m);
+
+    w.mast.stop();
+    // A restart with MAST down: the persisted listing is served.
+    let m = w.mount(SEED_VIEW);
+    let names: Vec<_> = fs::read_dir(m.path(&format!("views/{VIEW}")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names.len(),
+        3,
+        "persisted view after a restart with MAST down: {names:?}"
+    );
+    assert!(fs::read(m.path(&format!("views/{VIEW}/jbeveo010_drz.fits"))).unwrap() == w.data1);
+    drop(m);
+
+    // A view never resolved, with MAST down: EIO, and the log says why.
+    let other = SEED_VIEW.replace("hst-12062-f606w-drz", "never-resolved");
+    let m = w.mount(&other);
+    let err = fs::read_dir(m.path("views/never-resolved")).unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(libc::EIO),
+        "fresh view with MAST down: {err}"
+    );
+    assert!(
+        fs::read_dir(m.path("stpubdata/hst")).is_ok(),
+        "the bucket tree keeps working with MAST down"
+    );
+    let log = m.log_text();
+    assert!(
+        log.contains("never-resolved") && log.contains("could not be resolved"),
+        "log should say why:\n{log}"
+    );
+}
+
+#[test]
+fn bad_view_definitions_fail_before_mounting() {
+    let w = World::new();
+    let cases = [
+        (
+            SEED_VIEW.replace("obs_collection =", "obs_colection ="),
+            "Did you mean 'obs_collection'",
+        ),
+        (
+            SEED_VIEW.replace(
+                "dataRights = \"PUBLIC\"",
+                "dataRights = \"PUBLIC\", s_ra = 10",
+            ),
+            "s_ra",
+        ),
+        (
+            SEED_VIEW.replace("productSubGroupDescription = \"DRZ\"", "size = \"<lots\""),
+            "size",
+        ),
+        (format!("{SEED_VIEW}{SEED_VIEW}"), "unique"),
+        (
+            SEED_VIEW.replace("hst-12062-f606w-drz", "a/b"),
+            "cannot be a directory name",
+        ),
+    ];
+    for (config, needle) in cases {
+        let cfg = w.config(&config);
+        let home = tempfile::tempdir().unwrap();
+        let mnt = home.path().join("mnt");
+        fs::create_dir(&mnt).unwrap();
+        let out = mastfs_command(home.path())
+            .arg("mount")
+            .arg(&mnt)
+            .args([
+                "--config",
+                &cfg,
+                "--mast-url",
+                &w.mast.base_url(),
+                "--endpoint-url",
+                &w.s3.endpoint_url(),
+                "--force-path-style",
+            ])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "a bad definition mounted ({needle})");
+        assert!(
+            err.contains(needle),
+            "expected a message containing {needle:?}, got: {err}"
+        );
+        assert!(!is_mounted(&mnt), "a mount was left behind after: {err}");
+    }
+}
+
+#[test]
+fn query_prints_the_seed_uris() {
+    let w = World::new();
+    let home = tempfile::tempdir().unwrap();
+    let args = [
+        "query",
+        "obs_collection=HST",
+        "filters=F606W",
+        "instrument_name=ACS/WFC",
+        "proposal_id=12062",
+        "dataRights=PUBLIC",
+        "--products",
+        "productSubGroupDescription=DRZ",
+    ];
+    let run = |extra: &[&str]| {
+        let out = mastfs_command(home.path())
+            .args(args)
+            .args(extra)
+            .args(["--mast-url", &w.mast.base_url()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mastfs query failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let want = format!("s3://stpubdata/{KEY1}\ns3://stpubdata/{KEY2}\n");
+    let (uris, _) = run(&["--uris"]);
+    assert_eq!(uris, want, "--uris output");
+    let (table, summary) = run(&[]);
+    assert!(
+        table.ends_with(&want) && table.contains("productSubGroupDescription"),
+        "default output:\n{table}"
+    );
+    assert_eq!(
+        table.matches("jbeveo010_drz.fits").count(),
+        2 * 2 + 1,
+        "the table shows all 4 DRZ rows, as astroquery does"
+    );
+    assert!(
+        summary.contains("2 of 4 products were duplicates"),
+        "summary on stderr: {summary}"
+    );
+    let (json, _) = run(&["--json"]);
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let text = value.to_string();
+    assert!(
+        text.contains(&format!("s3://stpubdata/{KEY1}"))
+            && text.contains(&format!("s3://stpubdata/{KEY2}")),
+        "--json lacks the URIs: {text}"
+    );
+}
