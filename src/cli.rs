@@ -37,6 +37,9 @@ pub enum Command {
     /// Manage the views of a running mount.
     #[command(subcommand)]
     Views(ViewsCommand),
+    /// Make a running mount forget its cached blocks and metadata (for cold benchmarks;
+    /// also run `echo 3 > /proc/sys/vm/drop_caches` for the kernel's page cache).
+    DropCaches { mountpoint: PathBuf },
 }
 
 #[derive(Debug, Args)]

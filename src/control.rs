@@ -16,8 +16,13 @@ use crate::fs::Fs;
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "command", rename_all = "kebab-case")]
 pub enum Request {
-    RefreshView { view: String },
+    RefreshView {
+        view: String,
+    },
     Status,
+    /// Forget cached blocks and metadata: the next reads and listings go to S3 (for cold
+    /// benchmarks and tests; the kernel's page cache is dropped separately).
+    DropCaches,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -103,6 +108,15 @@ async fn handle(fs: &Fs, request: Request) -> Response {
                     message: e.message,
                     detail: serde_json::Value::Null,
                 },
+            }
+        }
+        Request::DropCaches => {
+            fs.cache().clear();
+            fs.drop_metadata();
+            Response {
+                ok: true,
+                message: "cached blocks and metadata dropped".into(),
+                detail: serde_json::Value::Null,
             }
         }
         Request::Status => Response {

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
             query::run(&args)
         }
         Command::Views(command) => views(command),
+        Command::DropCaches { mountpoint } => ask(&mountpoint, control::Request::DropCaches),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -48,7 +49,12 @@ fn views(command: ViewsCommand) -> anyhow::Result<()> {
         }
         ViewsCommand::Status { mountpoint } => (mountpoint, control::Request::Status),
     };
-    let mountpoint = std::path::absolute(&mountpoint)?;
+    ask(&mountpoint, request)
+}
+
+/// Sends `request` to the daemon of `mountpoint` and prints its answer.
+fn ask(mountpoint: &std::path::Path, request: control::Request) -> anyhow::Result<()> {
+    let mountpoint = std::path::absolute(mountpoint)?;
     let response = control::call(&mountpoint, &request)?;
     if !response.ok {
         anyhow::bail!("{}", response.message);

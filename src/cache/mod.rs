@@ -153,6 +153,13 @@ impl BlockCache {
         }
     }
 
+    /// Drops every cached block (fetches in flight still complete and are kept).
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock();
+        inner.blocks.clear();
+        inner.bytes = 0;
+    }
+
     /// True when block `index` of `obj` is cached (does not touch LRU order).
     pub fn contains(&self, obj: &ObjectRef, index: u64) -> bool {
         self.inner.lock().blocks.contains(&block_key(obj, index))

@@ -92,9 +92,11 @@ fn errno(op: &str, e: &FsError) -> Errno {
 
 impl Filesystem for FuseAdapter {
     fn init(&mut self, _req: &Request, config: &mut KernelConfig) -> std::io::Result<()> {
-        // Large read-ahead and many background requests let sequential readers stream;
+        // The kernel's own read-ahead stays small (it also sizes the read-around of mmap
+        // faults, which would turn a cutout into megabytes); mastfs's read-ahead streams
+        // sequential readers instead. Many background requests keep reads in flight;
         // readdirplus answers `ls -l` with attributes, no lookup per entry.
-        let _ = config.set_max_readahead(8 << 20);
+        let _ = config.set_max_readahead(128 << 10);
         let _ = config.set_max_background(128);
         let _ = config.set_congestion_threshold(96);
         let wanted = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_PARALLEL_DIROPS;

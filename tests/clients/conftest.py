@@ -11,6 +11,7 @@ See clientenv.py for every environment variable.
 from __future__ import annotations
 
 import os
+import subprocess
 
 import pytest
 
@@ -42,7 +43,12 @@ def client_env() -> ClientEnv:
 
 @pytest.fixture(autouse=True)
 def standin() -> Standin:
-    """Counters reset before every test when MASTFS_STANDIN_URL is set."""
+    """Counters reset before every test when MASTFS_STANDIN_URL is set; with
+    MASTFS_COLD_CMD set (scripts/client-tests.sh sets it), every test starts cold: the
+    mount's block cache and metadata and the kernel's page cache dropped first."""
+    cold = os.environ.get("MASTFS_COLD_CMD")
+    if cold:
+        subprocess.run(cold, shell=True, check=True)
     counters = Standin(os.environ.get("MASTFS_STANDIN_URL"))
     if counters.enabled:
         counters.reset()
