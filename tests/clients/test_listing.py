@@ -66,3 +66,33 @@ def test_every_generated_key_has_its_size(client_env, standin):
             wrong[key] = (size, got)
     assert not wrong, f"stat sizes (expected, got): {dict(list(wrong.items())[:5])} ({len(wrong)} wrong)"
     standin.assert_at_most("stat of every key", get=0, bytes_fetched=0)
+
+
+def test_view_and_bucket_path_agree_on_sizes(client_env, standin):
+    """`ls -l` of the seed view and of the bucket paths its files come from give the same sizes."""
+    import os
+
+    import pytest
+
+    from clientenv import DRZ2_KEY, DRZ_KEY, env_flag
+
+    view = os.environ.get("MASTFS_TEST_VIEW")
+    if not view:
+        if env_flag("MASTFS_REQUIRE_TOOLS"):
+            pytest.fail("MASTFS_TEST_VIEW is not set (scripts/client-tests.sh sets it to the seed view)")
+        pytest.skip("MASTFS_TEST_VIEW is not set")
+    out = run("ls", "-ln", view)
+    sizes = {}
+    for line in out.splitlines():
+        if line.startswith("total"):
+            continue
+        fields = line.split(None, 8)
+        sizes[fields[8]] = int(fields[4])
+    for key in (DRZ_KEY, DRZ2_KEY):
+        name = key.rsplit("/", 1)[1]
+        bucket_size = os.stat(client_env.path(key)).st_size
+        assert sizes.get(name) == bucket_size, f"{name}: view says {sizes.get(name)}, bucket path says {bucket_size}"
+        assert bucket_size == client_env.manifest[key][0], f"{key}: expected the generated size"
+        xattr = os.getxattr(os.path.join(view, name), "user.mast.s3_uri").decode()
+        assert xattr == f"s3://stpubdata/{key}", f"{name}: user.mast.s3_uri is {xattr}"
+    standin.assert_at_most("ls -l of a view and stat of its bucket paths", get=0, bytes_fetched=0)
