@@ -35,7 +35,7 @@ pub use crate::faults::{Fault, FaultPlan, OpMatch};
 pub use crate::link::LinkSettings;
 pub use crate::stats::{Op, OpCounts, RequestRecord, Stats};
 
-use crate::access::BucketPolicy;
+use crate::access::{AnyBucketName, BucketPolicy};
 use crate::backend::Backend;
 use crate::front::Shared;
 use crate::link::Link;
@@ -80,6 +80,7 @@ impl S3Standin {
         // request is refused as an unknown access key.
         builder.set_auth(auth);
         builder.set_access(BucketPolicy::new(Arc::clone(&store)));
+        builder.set_validation(AnyBucketName);
         let shared = Arc::new(Shared {
             store,
             stats: Arc::new(StatsCollector::default()),
