@@ -1,5 +1,18 @@
 //! The JSON control plane under `/_standin/` (a path no bucket can have):
 //! stats, reset, fault plan and link settings, for scripts and Python tests.
+//!
+//! - `GET /_standin/stats[?log=1]` → `Stats`: `{"requests": {"list", "head",
+//!   "get", "put", "other"}, "by_status": {"200": n, ...}, "body_bytes_sent",
+//!   "get_body_bytes", "faults_injected", "log_dropped", "log": [{"op",
+//!   "bucket", "key", "range", "status", "body_bytes", "fault"}]}`
+//! - `POST /_standin/reset` → `{"ok": true}`
+//! - `GET /_standin/faults` → the current `FaultPlan` or `null`;
+//!   `POST /_standin/faults` with a plan, e.g. `{"seed": 7, "probability":
+//!   0.2, "count": 3, "op": "get", "key_contains": ".fits", "fault":
+//!   {"stall": {"duration_ms": 3000}}}` (empty body, `{}` or `null` clears;
+//!   `DELETE` clears too) → the plan now in force
+//! - `GET /_standin/link`, `POST /_standin/link` with `{"latency_ms": 20,
+//!   "bandwidth_bytes_per_sec": null}` → the settings now in force
 
 use std::time::Duration;
 
