@@ -41,7 +41,9 @@ async fn parallel_gets_share_one_link() {
     let stats = server.stats();
     assert_eq!(stats.get_body_bytes, 32 * MIB as u64);
 
-    // Unlimited again: the same transfer is much faster.
+    // A slow link, then unlimited again: the change takes effect (at 2 MiB/s
+    // this GET would take 2 s).
+    server.set_link(Duration::ZERO, Some(2 * MIB as u64));
     server.set_link(Duration::ZERO, None);
     let t0 = Instant::now();
     let got = client
@@ -56,7 +58,7 @@ async fn parallel_gets_share_one_link() {
         4 * MIB
     );
     assert!(
-        t0.elapsed() < Duration::from_millis(500),
+        t0.elapsed() < Duration::from_secs(1),
         "unlimited 4 MiB took {:?}",
         t0.elapsed()
     );
@@ -82,8 +84,8 @@ fn latency_delays_every_response_head() {
     let t0 = Instant::now();
     raw_request(&server, "HEAD", "/pub/k", &[], b"");
     assert!(
-        t0.elapsed() < Duration::from_millis(100),
-        "no latency: {:?}",
+        t0.elapsed() < Duration::from_millis(150),
+        "latency removed, yet HEAD took {:?}",
         t0.elapsed()
     );
 }
