@@ -348,3 +348,126 @@ fn query_prints_the_seed_uris() {
         "--json lacks the URIs: {text}"
     );
 }
+
+#[test]
+fn by_obs_layout_cli_views_and_failed_refresh() {
+    let w = World::new();
+    let by_obs = format!("{SEED_VIEW}layout = \"by-obs\"\n");
+    let cfg = w.config(&by_obs);
+    let cli_view = "cli-drz obs_collection=HST filters=F606W instrument_name=ACS/WFC proposal_id=12062 dataRights=PUBLIC --products productSubGroupDescription=DRZ";
+    let m = Mount::start(
+        &w.s3.endpoint_url(),
+        &[
+            "--config",
+            &cfg,
+            "--mast-url",
+            &w.mast.base_url(),
+            "--view",
+            cli_view,
+        ],
+    );
+
+    let mut folders: Vec<_> = fs::read_dir(m.path(&format!("views/{VIEW}")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    folders.sort();
+    assert_eq!(
+        folders,
+        vec![".manifest.csv", "jbeveo010", "jbevet010"],
+        "by-obs layout: one folder per obs_id"
+    );
+    let f = m.path(&format!("views/{VIEW}/jbeveo010/jbeveo010_drz.fits"));
+    assert!(fs::read(&f).unwrap() == w.data1, "by-obs file bytes");
+    let manifest = fs::read_to_string(m.path(&format!("views/{VIEW}/.manifest.csv"))).unwrap();
+    assert!(
+        manifest.contains("jbeveo010/jbeveo010_drz.fits,listed,"),
+        "manifest names the file with its folder:\n{manifest}"
+    );
+
+    let mut cli: Vec<_> = fs::read_dir(m.path("views/cli-drz"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    cli.sort();
+    assert_eq!(
+        cli,
+        vec![".manifest.csv", "jbeveo010_drz.fits", "jbevet010_drz.fits"],
+        "view given with --view"
+    );
+
+    // MAST goes away: a forced refresh fails with a message, the listing stays.
+    w.mast.stop();
+    let out = mastfs_command(m.dir.path())
+        .args(["views", "refresh"])
+        .arg(&m.mountpoint)
+        .arg("cli-drz")
+        .output()
+        .unwrap();
+    assert!(
+        !out.status.success(),
+        "a refresh with MAST down should fail"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("refresh of view 'cli-drz' failed"),
+        "refresh error: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        fs::read_dir(m.path("views/cli-drz")).unwrap().count(),
+        3,
+        "the last listing is kept after a failed refresh"
+    );
+    assert!(
+        m.log_text().contains("keeping the last listing"),
+        "log should warn:\n{}",
+        m.log_text()
+    );
+}
+
+#[test]
+fn products_without_a_readable_copy_are_left_out_and_counted() {
+    let w = World::new();
+    // Every product of the seed observations: most have no object in this S3 stand-in, and
+    // some have no cloud path at all.
+    let all = SEED_VIEW.replace("products = { productSubGroupDescription = \"DRZ\" }", "");
+    let m = w.mount(&all);
+    let names: Vec<_> = fs::read_dir(m.path(&format!("views/{VIEW}")))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"jbeveo010_drz.fits".to_string())
+            && names.contains(&"jbevet010_drz.fits".to_string()),
+        "entries: {names:?}"
+    );
+    assert_eq!(
+        names.len(),
+        3,
+        "only objects that exist are listed (plus the manifest): {names:?}"
+    );
+    let manifest = fs::read_to_string(m.path(&format!("views/{VIEW}/.manifest.csv"))).unwrap();
+    let statuses: Vec<&str> = manifest
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1))
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "listed").count(),
+        2,
+        "listed rows:\n{manifest}"
+    );
+    assert!(
+        statuses.iter().any(|s| *s == "missing in S3"),
+        "products whose object is missing are counted in the manifest:\n{manifest}"
+    );
+    assert!(
+        statuses.iter().any(|s| *s == "not in cloud"),
+        "products without a cloud path are counted in the manifest:\n{manifest}"
+    );
+    assert!(
+        m.log_text().contains("left out"),
+        "the log counts what was left out:\n{}",
+        m.log_text()
+    );
+}

@@ -379,6 +379,12 @@ impl Views {
             .await;
         let mut files = Vec::new();
         let mut missing = 0;
+        let mut unlisted: Vec<(&ResolvedProduct, &'static str)> = resolution
+            .products
+            .iter()
+            .filter(|p| p.cloud.is_none())
+            .map(|p| (p, "not in cloud"))
+            .collect();
         for (product, (bucket, head)) in cloud.iter().zip(heads) {
             match head {
                 Ok(meta) => files.push(ViewFile {
@@ -396,6 +402,7 @@ impl Views {
                 Err(e) if e.kind == StoreErrorKind::NotFound => {
                     tracing::warn!(view = %def.name, data_uri = %product.data_uri, "object not found in S3: {e}");
                     missing += 1;
+                    unlisted.push((product, "missing in S3"));
                 }
                 Err(e) => return Err(format!("cannot read the size of {}: {e}", product.data_uri)),
             }
@@ -415,7 +422,7 @@ impl Views {
             tracing::info!(view = %def.name, not_in_cloud, "products without a readable cloud copy were left out");
         }
         Ok(ViewListing {
-            manifest: manifest_csv(&files, resolution),
+            manifest: manifest_csv(&files, &unlisted, resolution),
             files,
             resolved_at: SystemTime::now(),
             products: resolution.products.len(),
@@ -505,8 +512,13 @@ pub fn disambiguate(files: &mut [ViewFile]) {
     }
 }
 
-/// The manifest: one row per file, the view's own columns first, then every product column.
-fn manifest_csv(files: &[ViewFile], resolution: &Resolution) -> String {
+/// The manifest: one row per file, the view's own columns first, then every product column;
+/// then one row per product left out of the directory, with its reason in `status`.
+fn manifest_csv(
+    files: &[ViewFile],
+    unlisted: &[(&ResolvedProduct, &str)],
+    resolution: &Resolution,
+) -> String {
     let extra: Vec<&String> = resolution
         .columns
         .iter()
@@ -520,6 +532,7 @@ fn manifest_csv(files: &[ViewFile], resolution: &Resolution) -> String {
     let mut out = String::new();
     let mut header = vec![
         "file",
+        "status",
         "productFilename",
         "obsID",
         "obs_id",
@@ -542,6 +555,7 @@ fn manifest_csv(files: &[ViewFile], resolution: &Resolution) -> String {
         };
         let mut cells = vec![
             file,
+            "listed".to_string(),
             product
                 .map(|p| p.product_filename.clone())
                 .unwrap_or_default(),
@@ -558,6 +572,22 @@ fn manifest_csv(files: &[ViewFile], resolution: &Resolution) -> String {
                     .map(cell)
                     .unwrap_or_default(),
             );
+        }
+        push_row(&mut out, cells.into_iter());
+    }
+    for (p, status) in unlisted {
+        let mut cells = vec![
+            String::new(),
+            status.to_string(),
+            p.product_filename.clone(),
+            p.obsid.clone(),
+            p.obs_id.clone(),
+            p.data_uri.clone(),
+            p.cloud.as_ref().map(|c| c.s3_uri()).unwrap_or_default(),
+            p.size.map(|s| s.to_string()).unwrap_or_default(),
+        ];
+        for col in &extra {
+            cells.push(p.row.get(col.as_str()).map(cell).unwrap_or_default());
         }
         push_row(&mut out, cells.into_iter());
     }
