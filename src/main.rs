@@ -8,7 +8,14 @@ use mastfs::cli::{Cli, Command, ViewsCommand};
 use mastfs::{config, control, logging, mount, query};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // `mastfs SOURCE MOUNTPOINT -o OPTS` (mount.fuse3, fstab) becomes `mastfs mount ...`.
+    let cli = match mastfs::helper_args::command_line() {
+        Ok(args) => Cli::parse_from(args),
+        Err(message) => {
+            eprintln!("mastfs: {message}");
+            return ExitCode::from(2);
+        }
+    };
     let result = match cli.command {
         Command::Mount(mut args) => (|| {
             args.apply_mount_options().map_err(anyhow::Error::msg)?;

@@ -1,0 +1,235 @@
+//! Operations and everyday use: `mount -t fuse.mastfs` and /etc/fstab through mount.fuse3,
+//! the install script, systemd readiness, syslog, SIGHUP, help/completions/man page, and
+//! `mastfs get`.
+
+mod support;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn server() -> S3Standin {
+    let s3 = S3Standin::start(ServerOptions::default()).expect("start S3 stand-in");
+    s3.create_bucket("stpubdata", true);
+    s3
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+// ---- mount(8), mount.fuse3 and fstab --------------------------------------------------
+
+/// The binary under test under a unique name on the path /bin/sh searches without a PATH
+/// (mount.fuse3 runs the file system type's subtype through /bin/sh), so
+/// `mount -t fuse.<name>` reaches it exactly as `-t fuse.mastfs` reaches an installed
+/// mastfs, without replacing one. Removed on drop.
+struct HelperLink {
+    name: String,
+    path: PathBuf,
+}
+
+impl HelperLink {
+    fn new() -> HelperLink {
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("mastfs-test-{}-{n}", std::process::id());
+        let path = Path::new("/usr/local/bin").join(&name);
+        std::os::unix::fs::symlink(mastfs_bin(), &path).expect("link the test binary");
+        HelperLink { name, path }
+    }
+
+    fn fs_type(&self) -> String {
+        format!("fuse.{}", self.name)
+    }
+}
+
+impl Drop for HelperLink {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// A mount point that is unmounted (lazily) when dropped, whoever mounted it.
+struct MountPoint {
+    path: PathBuf,
+}
+
+impl MountPoint {
+    fn new(dir: &Path, name: &str) -> MountPoint {
+        let path = dir.join(name);
+        fs::create_dir_all(&path).unwrap();
+        MountPoint { path }
+    }
+
+    fn umount(&self) {
+        let out = Command::new("umount").arg(&self.path).output().unwrap();
+        assert!(out.status.success(), "umount: {}", text(&out));
+        assert!(!is_mounted(&self.path), "still mounted after umount");
+    }
+}
+
+impl Drop for MountPoint {
+    fn drop(&mut self) {
+        if is_mounted(&self.path) {
+            let _ = Command::new("umount").arg("-l").arg(&self.path).status();
+        }
+    }
+}
+
+/// `mount` as a system administrator types it: no MASTFS_ or AWS_ settings leak in from
+/// the test environment, and the working directory holds nothing mount(8) could take the
+/// SOURCE for.
+fn mount_command(dir: &Path) -> Command {
+    let mut cmd = Command::new("mount");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || key.starts_with("MASTFS_") || key.starts_with("XDG_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("XDG_RUNTIME_DIR", dir.join("run"))
+        .current_dir(dir);
+    cmd
+}
+
+/// (source, type) of the mount table entry of `mountpoint`.
+fn mount_entry(mountpoint: &Path) -> Option<(String, String)> {
+    let p = mountpoint.to_string_lossy().to_string();
+    fs::read_to_string("/proc/self/mounts")
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.get(1) == Some(&p.as_str()))
+        .map(|f| (f[0].to_string(), f[2].to_string()))
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn mount_t_fuse_mastfs_and_fstab_lines_mount_through_mount_fuse3() {
+    if !tool_available("mount.fuse3", Path::new("/sbin/mount.fuse3").exists()) {
+        return;
+    }
+    let s3 = server();
+    s3.put_object("stpubdata", "roman/a.txt", b"roman bytes".to_vec());
+    s3.put_object("stpubdata", "hst/b.txt", b"hst bytes".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("mastfs.toml");
+    fs::write(
+        &config,
+        format!(
+            "[s3]\nendpoint_url = \"{}\"\nforce_path_style = true\n",
+            s3.endpoint_url()
+        ),
+    )
+    .unwrap();
+    let helper = HelperLink::new();
+
+    // 1. mount -t fuse.mastfs BUCKET DIR -o ro,config=FILE plus fstab-only options.
+    let mp = MountPoint::new(dir.path(), "mnt");
+    let out = mount_command(dir.path())
+        .args(["-t", &helper.fs_type(), "stpubdata"])
+        .arg(&mp.path)
+        .arg("-o")
+        .arg(format!(
+            "ro,config={},_netdev,nofail,x-systemd.automount,x-systemd.mount-timeout=30,defaults",
+            config.display()
+        ))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mount -t: {}", text(&out));
+    assert!(
+        is_mounted(&mp.path),
+        "mount returned but nothing is mounted"
+    );
+    let (source, fs_type) = mount_entry(&mp.path).expect("a mount table entry");
+    assert!(
+        source == "mastfs" && fs_type.starts_with("fuse"),
+        "expected a FUSE mount of mastfs, got {source} of type {fs_type}"
+    );
+    assert_eq!(names_in(&mp.path), vec!["stpubdata"]);
+    assert_eq!(
+        fs::read(mp.path.join("stpubdata/roman/a.txt")).unwrap(),
+        b"roman bytes"
+    );
+    mp.umount();
+
+    // 2. An s3:// source with a prefix shows only that part.
+    let out = mount_command(dir.path())
+        .args(["-t", &helper.fs_type(), "s3://stpubdata/roman"])
+        .arg(&mp.path)
+        .arg("-o")
+        .arg(format!("config={}", config.display()))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mount -t s3://: {}", text(&out));
+    assert_eq!(names_in(&mp.path.join("stpubdata")), vec!["roman"]);
+    mp.umount();
+
+    // 3. An fstab line, mounted by its mount point as `mount /mnt/mast` does.
+    let fstab = dir.path().join("fstab");
+    fs::write(
+        &fstab,
+        format!(
+            "# mastfs\nstpubdata {} {} ro,noauto,nofail,_netdev,user,config={},cache_size=64MiB,x-systemd.automount 0 0\n",
+            mp.path.display(),
+            helper.fs_type(),
+            config.display()
+        ),
+    )
+    .unwrap();
+    let out = mount_command(dir.path())
+        .arg("-T")
+        .arg(&fstab)
+        .arg(&mp.path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mount from fstab: {}", text(&out));
+    assert_eq!(
+        fs::read(mp.path.join("stpubdata/hst/b.txt")).unwrap(),
+        b"hst bytes"
+    );
+    mp.umount();
+
+    // 4. A mistake in the options fails the mount with mastfs's message.
+    let out = mount_command(dir.path())
+        .args(["-t", &helper.fs_type(), "stpubdata"])
+        .arg(&mp.path)
+        .args(["-o", "cache_sise=1GiB"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a bad option must fail the mount");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown mount option 'cache_sise'"),
+        "expected mastfs's message on stderr, got: {}",
+        text(&out)
+    );
+    assert!(!is_mounted(&mp.path));
+}
