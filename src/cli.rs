@@ -121,6 +121,18 @@ pub struct MountArgs {
     /// `user_allow_other` in /etc/fuse.conf).
     #[arg(long)]
     pub allow_other: bool,
+    /// Owner of every file and directory [default: the mounting user].
+    #[arg(long, value_name = "UID", help_heading = "Access")]
+    pub uid: Option<u32>,
+    /// Group of every file and directory [default: the mounting user's group].
+    #[arg(long, value_name = "GID", help_heading = "Access")]
+    pub gid: Option<u32>,
+    /// Permission bits of files, octal, no write bits [default: 0444].
+    #[arg(long, value_name = "MODE", help_heading = "Access")]
+    pub file_mode: Option<String>,
+    /// Permission bits of directories, octal, no write bits [default: 0555].
+    #[arg(long, value_name = "MODE", help_heading = "Access")]
+    pub dir_mode: Option<String>,
     /// Mount options, comma-separated: the long flags as keys (cache_size=1GiB,
     /// endpoint_url=URL, bucket=NAME, config=FILE, allow_other, ...) plus the usual
     /// ro, rw, dev, nodev, suid, nosuid, exec, noexec, _netdev, nofail, noauto, user, defaults.
@@ -160,6 +172,20 @@ impl MountArgs {
                     "metadata_ttl" => {
                         self.metadata_ttl = self.metadata_ttl.take().or(Some(need(value)?))
                     }
+                    "uid" | "gid" => {
+                        let raw = need(value)?;
+                        let id = raw.parse::<u32>().map_err(|_| {
+                            format!("mount option '{key}={raw}' needs a numeric id")
+                        })?;
+                        let slot = if key == "uid" {
+                            &mut self.uid
+                        } else {
+                            &mut self.gid
+                        };
+                        *slot = slot.or(Some(id));
+                    }
+                    "file_mode" => self.file_mode = self.file_mode.take().or(Some(need(value)?)),
+                    "dir_mode" => self.dir_mode = self.dir_mode.take().or(Some(need(value)?)),
                     "force_path_style" => self.force_path_style = true,
                     "allow_other" => self.allow_other = true,
                     "foreground" => self.foreground = true,
@@ -173,7 +199,8 @@ impl MountArgs {
                     other => {
                         return Err(format!(
                         "unknown mount option '{other}'; known: bucket=, config=, endpoint_url=, \
-                             region=, cache_size=, block_size=, metadata_ttl=, force_path_style, \
+                             region=, cache_size=, block_size=, metadata_ttl=, uid=, gid=, \
+                             file_mode=, dir_mode=, force_path_style, \
                              allow_other, foreground, and the generic ro, rw, nodev, nosuid, \
                              noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*"
                     ))
@@ -196,6 +223,10 @@ impl MountArgs {
             metadata_ttl: self.metadata_ttl.clone(),
             mast_url: self.mast_url.clone(),
             views: self.views.clone(),
+            uid: self.uid,
+            gid: self.gid,
+            file_mode: self.file_mode.clone(),
+            dir_mode: self.dir_mode.clone(),
         }
     }
 }

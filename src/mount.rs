@@ -59,6 +59,13 @@ fn check_mount_point(path: &Path) -> anyhow::Result<MountPointState> {
         Ok(_) => {}
     }
     if is_mount_point(path) {
+        // stat(2) can answer from attributes the kernel cached before the daemon died;
+        // statfs(2) always asks the daemon, so a dead one shows here.
+        if let Err(nix::errno::Errno::ENOTCONN | nix::errno::Errno::ECONNABORTED) =
+            nix::sys::statfs::statfs(path)
+        {
+            return Ok(MountPointState::Stale);
+        }
         return Ok(MountPointState::Mounted);
     }
     let mut entries = std::fs::read_dir(path)

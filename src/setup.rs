@@ -155,8 +155,16 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
     };
     let cache = BlockCache::new(store, cfg.cache.block_size, cfg.cache.size);
     let fs_opts = FsOptions {
-        uid: nix::unistd::getuid().as_raw(),
-        gid: nix::unistd::getgid().as_raw(),
+        uid: cfg
+            .access
+            .uid
+            .unwrap_or_else(|| nix::unistd::getuid().as_raw()),
+        gid: cfg
+            .access
+            .gid
+            .unwrap_or_else(|| nix::unistd::getgid().as_raw()),
+        file_mode: cfg.access.file_mode,
+        dir_mode: cfg.access.dir_mode,
         metadata_ttl: cfg.cache.metadata_ttl,
         max_readahead: cfg.cache.max_readahead,
         ..FsOptions::default()

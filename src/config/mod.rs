@@ -20,8 +20,20 @@ pub struct Config {
     pub cache: CacheConfig,
     pub mast: MastConfig,
     pub views: Vec<ViewConfig>,
+    pub access: AccessConfig,
     /// The file the configuration came from, if any.
     pub source: Option<PathBuf>,
+}
+
+/// Who owns the mounted tree and with which permission bits (flags only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AccessConfig {
+    /// `None`: the mounting user.
+    pub uid: Option<u32>,
+    /// `None`: the mounting user's group.
+    pub gid: Option<u32>,
+    pub file_mode: u16,
+    pub dir_mode: u16,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -96,6 +108,11 @@ pub struct Overrides {
     pub mast_url: Option<String>,
     /// Views from the command line, each "NAME CRITERION... [--products FILTER...]".
     pub views: Vec<String>,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// Octal permission bits, e.g. "0444".
+    pub file_mode: Option<String>,
+    pub dir_mode: Option<String>,
 }
 
 /// A configuration problem, said so that the user can fix it.
@@ -404,14 +421,46 @@ fn build(
         });
     }
 
+    let access = AccessConfig {
+        uid: o.uid,
+        gid: o.gid,
+        file_mode: mode_or("--file-mode", &o.file_mode, 0o444)?,
+        dir_mode: mode_or("--dir-mode", &o.dir_mode, 0o555)?,
+    };
+
     Ok(Config {
         s3,
         buckets,
         cache,
         mast,
         views,
+        access,
         source,
     })
+}
+
+/// Octal permission bits (`444`, `0440`, `0o555`); write bits are refused, since the mount
+/// is read-only and a mode that promises writes would only mislead.
+pub fn parse_mode(s: &str) -> Result<u16, String> {
+    let digits = s.trim();
+    let digits = digits.strip_prefix("0o").unwrap_or(digits);
+    let mode = u16::from_str_radix(digits, 8)
+        .ok()
+        .filter(|m| *m <= 0o777)
+        .ok_or_else(|| format!("'{s}' is not an octal mode; write e.g. 0444 or 0440"))?;
+    if mode & 0o222 != 0 {
+        return Err(format!(
+            "mode '{s}' has write bits, but the mount is read-only; write e.g. 0444 or 0555"
+        ));
+    }
+    Ok(mode)
+}
+
+fn mode_or(what: &str, value: &Option<String>, default: u16) -> Result<u16, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => parse_mode(v).map_err(|e| ConfigError::Invalid(format!("{what}: {e}"))),
+    }
 }
 
 /// `NAME CRITERION... [--products FILTER...]`: the `mastfs query` syntax with a name first.

@@ -253,3 +253,106 @@ fn config_is_found_in_xdg_then_etc_only_without_home() {
         Some(dir.path().join("mastfs/config.toml"))
     );
 }
+
+#[test]
+fn access_flags_take_octal_modes_without_write_bits() {
+    let c = load_with(&Overrides::default(), &env_of(&[])).unwrap();
+    assert_eq!(
+        c.access,
+        AccessConfig {
+            uid: None,
+            gid: None,
+            file_mode: 0o444,
+            dir_mode: 0o555
+        },
+        "defaults: the mounting user, read-only modes"
+    );
+    let o = Overrides {
+        uid: Some(1234),
+        gid: Some(4321),
+        file_mode: Some("0440".into()),
+        dir_mode: Some("0o550".into()),
+        ..Default::default()
+    };
+    let c = load_with(&o, &env_of(&[])).unwrap();
+    assert_eq!(
+        (
+            c.access.uid,
+            c.access.gid,
+            c.access.file_mode,
+            c.access.dir_mode
+        ),
+        (Some(1234), Some(4321), 0o440, 0o550)
+    );
+    assert_eq!(parse_mode("400"), Ok(0o400));
+    for (bad, needle) in [
+        ("0644", "write bits"),
+        ("0777", "write bits"),
+        ("0999", "not an octal mode"),
+        ("1777", "not an octal mode"),
+        ("r--r--r--", "not an octal mode"),
+        ("", "not an octal mode"),
+    ] {
+        let err = parse_mode(bad).unwrap_err();
+        assert!(
+            err.contains(needle),
+            "mode {bad:?}: expected {needle:?} in {err:?}"
+        );
+    }
+    let o = Overrides {
+        file_mode: Some("0664".into()),
+        ..Default::default()
+    };
+    let err = load_with(&o, &env_of(&[])).unwrap_err().to_string();
+    assert!(err.contains("--file-mode"), "got: {err}");
+}
+
+#[test]
+fn more_bad_input_is_explained() {
+    for (text, needle) in [
+        // Unknown keys name the valid ones.
+        ("[s3]\ntimeot = \"2s\"\n", "timeout"),
+        ("[caches]\nsize = \"1GiB\"\n", "cache"),
+        (
+            "[[buckets]]\nname = \"stpubdata\"\nprefx = \"hst\"\n",
+            "prefix",
+        ),
+        // Syntax errors carry line and column.
+        ("[s3]\nregion = \"us-east-1\"\n[cache\n", "line 3, column"),
+        ("[cache]\nsize = 512MiB\n", "line 2, column"),
+        // Values: sizes, durations, numbers, names.
+        ("[s3]\ntimeout = \"twenty\"\n", "s3.timeout"),
+        ("[s3]\nmax_attempts = -1\n", "line 2, column 16"),
+        (
+            "[cache]\nmax_readahead = \"-5MiB\"\n",
+            "cache.max_readahead",
+        ),
+        (
+            "[cache]\nnegative_ttl = \"1 fortnight\"\n",
+            "cache.negative_ttl",
+        ),
+        ("[mast]\nwait = \"\"\n", "mast.wait"),
+        ("[[buckets]]\nname = \"a\"\n", "not a valid S3 bucket name"),
+        (
+            "[[buckets]]\nname = \"s3bucket_\"\n",
+            "not a valid S3 bucket name",
+        ),
+        (
+            "[[views]]\nname = \"..\"\ncriteria = {}\n",
+            "cannot be a directory name",
+        ),
+        (
+            "[[views]]\nname = \"\"\ncriteria = {}\n",
+            "cannot be a directory name",
+        ),
+        ("[cache]\nsize = \"1MiB\"\n", "at least 4 blocks"),
+    ] {
+        let err = load_text(text, Overrides::default(), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(needle),
+            "config {text:?}: expected a message containing {needle:?}, got {err:?}"
+        );
+    }
+}
