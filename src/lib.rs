@@ -16,6 +16,8 @@ pub mod helper_args;
 pub mod logging;
 pub mod mount;
 pub mod namespace;
+pub mod notify;
 pub mod query;
 pub mod setup;
 pub mod store;
+pub mod syslog;

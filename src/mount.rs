@@ -1,15 +1,18 @@
 //! The mount lifecycle: checks the mount point (clearing a mount left stale by a crash),
-//! daemonizes, builds the layers, mounts, reports readiness, and unmounts cleanly on
-//! SIGINT/SIGTERM or when the kernel ends the session.
+//! daemonizes, builds the layers, mounts, reports readiness (to the parent process and to
+//! systemd), reloads on SIGHUP, and unmounts cleanly on SIGINT/SIGTERM or when the kernel
+//! ends the session.
 
 use std::io::{Read, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 
 use crate::config::Config;
+use crate::fs::Fs;
 use crate::fuse::FuseAdapter;
 use crate::{control, setup};
 
@@ -202,7 +205,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
                 "no control socket ({e:#}); `mastfs views refresh` will not reach this mount"
             );
         }
-        let adapter = FuseAdapter::new(fs, runtime.handle().clone());
+        let adapter = FuseAdapter::new(fs.clone(), runtime.handle().clone());
         let mut fuse_config = fuser::Config::default();
         fuse_config.mount_options = vec![
             fuser::MountOption::FSName("mastfs".into()),
@@ -220,9 +223,9 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         let session = fuser::Session::new(adapter, mountpoint, &fuse_config)
             .with_context(|| format!("cannot mount at {}", mountpoint.display()))?;
         let background = session.spawn().context("cannot start the FUSE session")?;
-        anyhow::Ok((runtime, background))
+        anyhow::Ok((runtime, background, fs))
     })();
-    let (runtime, background) = match outcome {
+    let (runtime, background, fs) = match outcome {
         Ok(v) => v,
         Err(e) => {
             if let Some(f) = ready.as_mut() {
@@ -251,6 +254,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         mountpoint.display()
     );
     tracing::info!("{line}");
+    crate::notify::ready(&line);
     match ready.take() {
         Some(mut f) => {
             let _ = write!(f, "ok {line}");
@@ -259,8 +263,9 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         }
         None => eprintln!("{line}"),
     }
-    let reason = runtime.block_on(wait_for_end(&background));
+    let reason = runtime.block_on(wait_for_end(&background, &fs));
     tracing::info!("{reason}; unmounting {}", mountpoint.display());
+    crate::notify::stopping(&format!("{reason}; unmounting {}", mountpoint.display()));
     if background.guard.is_finished() {
         let _ = background.join();
     } else if let Err(e) = background.umount_and_join() {
@@ -276,11 +281,14 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
 }
 
 /// Waits for SIGINT, SIGTERM, or the end of the FUSE session (an external `umount`).
-async fn wait_for_end(background: &fuser::BackgroundSession) -> &'static str {
+/// SIGHUP on the way reloads: cached listings and attributes are dropped and every view is
+/// re-resolved in the background (a view whose refresh fails keeps its last listing).
+async fn wait_for_end(background: &fuser::BackgroundSession, fs: &Arc<Fs>) -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (
+    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) else {
         return "cannot listen for signals";
     };
@@ -289,6 +297,15 @@ async fn wait_for_end(background: &fuser::BackgroundSession) -> &'static str {
         tokio::select! {
             _ = term.recv() => return "SIGTERM received",
             _ = int.recv() => return "SIGINT received",
+            _ = hup.recv() => {
+                crate::notify::reloading(false);
+                fs.drop_metadata();
+                if let Some(views) = fs.views() {
+                    views.refresh_all();
+                }
+                tracing::info!("SIGHUP: dropped cached metadata; refreshing views");
+                crate::notify::reloading(true);
+            }
             _ = tick.tick() => {
                 if background.guard.is_finished() {
                     return "the file system was unmounted";

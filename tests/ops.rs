@@ -233,3 +233,177 @@ fn mount_t_fuse_mastfs_and_fstab_lines_mount_through_mount_fuse3() {
     );
     assert!(!is_mounted(&mp.path));
 }
+
+// ---- systemd readiness, syslog, SIGHUP ----------------------------------------------
+
+/// A datagram socket standing in for systemd's notify socket or for /dev/log.
+struct DatagramSink {
+    socket: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+}
+
+impl DatagramSink {
+    fn bind(dir: &Path, name: &str) -> DatagramSink {
+        let path = dir.join(name);
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        DatagramSink { socket, path }
+    }
+
+    /// Datagrams received until one satisfies `wanted` (returned last) or 20 s pass.
+    fn until(&self, what: &str, wanted: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut seen = Vec::new();
+        let mut buf = vec![0u8; 65536];
+        while Instant::now() < deadline {
+            if let Ok(n) = self.socket.recv(&mut buf) {
+                let msg = String::from_utf8_lossy(&buf[..n]).to_string();
+                let done = wanted(&msg);
+                seen.push(msg);
+                if done {
+                    return seen;
+                }
+            }
+        }
+        panic!("no datagram with {what} within 20 s; received:\n{seen:#?}");
+    }
+}
+
+#[test]
+fn foreground_mount_notifies_systemd_ready_and_stopping() {
+    let s3 = server();
+    s3.put_object("stpubdata", "a.txt", b"a".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let notify = DatagramSink::bind(dir.path(), "notify.sock");
+    let mut m = Mount::start_with(&s3.endpoint_url(), &[], |cmd| {
+        cmd.env("NOTIFY_SOCKET", &notify.path);
+    });
+    let ready = notify.until("READY=1", |m| m.lines().any(|l| l == "READY=1"));
+    let ready = ready.last().unwrap();
+    assert!(
+        ready.contains(&format!("MAINPID={}", m.pid()))
+            && ready.contains("STATUS=mastfs: mounted s3://stpubdata/"),
+        "READY carries the daemon's pid and what is mounted, got: {ready}"
+    );
+    assert!(
+        is_mounted(&m.mountpoint),
+        "READY=1 is sent only once the mount is live"
+    );
+    let status = m
+        .signal_and_wait(libc::SIGTERM)
+        .expect("exit after SIGTERM");
+    assert!(status.success(), "SIGTERM exit: {status}\n{}", m.log_text());
+    let stopping = notify.until("STOPPING=1", |m| m.lines().any(|l| l == "STOPPING=1"));
+    assert!(
+        stopping.last().unwrap().contains("SIGTERM"),
+        "STOPPING says why: {stopping:?}"
+    );
+}
+
+#[test]
+fn daemonized_mount_logs_to_syslog_as_mastfs() {
+    let s3 = server();
+    let dir = tempfile::tempdir().unwrap();
+    let syslog = DatagramSink::bind(dir.path(), "log.sock");
+    let mp = MountPoint::new(dir.path(), "mnt");
+    let out = mastfs_command(dir.path())
+        .env("MASTFS_SYSLOG_SOCKET", &syslog.path)
+        .arg("mount")
+        .arg(&mp.path)
+        .args(["--endpoint-url", &s3.endpoint_url(), "--force-path-style"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "daemonized mount: {}", text(&out));
+    let lines = syslog.until("the 'mounted' line", |m| m.contains("mastfs: mounted"));
+    let line = lines.last().unwrap();
+    // <30> = facility daemon (3) * 8 + severity info (6).
+    let shape = line.starts_with("<30>")
+        && line.contains(" mastfs[")
+        && line.contains(&format!("at {}", mp.path.display()));
+    assert!(shape, "an RFC 3164 info line from mastfs[PID], got: {line}");
+    mp.umount();
+    syslog.until("the unmount line", |m| m.contains("unmounting"));
+}
+
+#[test]
+fn sighup_drops_cached_listings_and_refreshes_views() {
+    let s3 = server();
+    let key = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
+    s3.put_object("stpubdata", key, pseudo_random(10_000, 1));
+    s3.put_object(
+        "stpubdata",
+        "hst/public/jbev/jbevet010/jbevet010_drz.fits",
+        pseudo_random(20_000, 2),
+    );
+    let mast = MastStandin::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("views.toml");
+    fs::write(
+        &cfg,
+        r#"
+[[views]]
+name     = "drz"
+criteria = { obs_collection = "HST", filters = "F606W", instrument_name = "ACS/WFC", proposal_id = ["12062"], dataRights = "PUBLIC" }
+products = { productSubGroupDescription = "DRZ" }
+"#,
+    )
+    .unwrap();
+    let cache = dir.path().join("cache");
+    let mut m = Mount::start_with(
+        &s3.endpoint_url(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--mast-url",
+            &mast.base_url(),
+        ],
+        |cmd| {
+            cmd.env("XDG_CACHE_HOME", &cache);
+        },
+    );
+    assert_eq!(
+        names_in(&m.path("views/drz")).len(),
+        3,
+        "two files and the manifest"
+    );
+    assert_eq!(names_in(&m.path("stpubdata/hst/public/jbev")).len(), 2);
+
+    // A new object is not seen while the listing is trusted (metadata_ttl 1h)...
+    s3.put_object(
+        "stpubdata",
+        "hst/public/jbev/jbnew0010/x.fits",
+        b"new".to_vec(),
+    );
+    assert_eq!(
+        names_in(&m.path("stpubdata/hst/public/jbev")).len(),
+        2,
+        "the cached listing is used before SIGHUP"
+    );
+    // ...and is after SIGHUP, which also re-resolves the view.
+    mast.clear_requests();
+    unsafe { libc::kill(m.pid() as i32, libc::SIGHUP) };
+    wait_until("the new object after SIGHUP", || {
+        names_in(&m.path("stpubdata/hst/public/jbev")).len() == 3
+    });
+    wait_until("a view refresh after SIGHUP", || {
+        !mast.invoke_requests().is_empty()
+    });
+
+    // MAST down: SIGHUP's refresh fails, the view keeps its last listing, the daemon lives.
+    mast.stop();
+    unsafe { libc::kill(m.pid() as i32, libc::SIGHUP) };
+    wait_until("the failed refresh in the log", || {
+        m.log_text().contains("keeping the last listing")
+    });
+    assert_eq!(
+        names_in(&m.path("views/drz")).len(),
+        3,
+        "the last listing is kept after a failed refresh"
+    );
+    let status = m
+        .signal_and_wait(libc::SIGTERM)
+        .expect("exit after SIGTERM");
+    assert!(status.success(), "exit: {status}");
+}
