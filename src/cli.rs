@@ -13,16 +13,25 @@ use crate::config::Overrides;
     about = "Mount MAST astronomy archive data in S3 as a read-only directory tree",
     long_about = "mastfs mounts S3 buckets (by default the public MAST bucket stpubdata) as a \
                   read-only directory tree, served through a block cache of ranged GETs, so \
-                  that astropy, asdf, ds9 and any other tool open archive files by path."
+                  that astropy, asdf, ds9 and any other tool open archive files by path.",
+    after_help = "Examples:\n  \
+                  mastfs mount ~/mast                       mount stpubdata, return once live\n  \
+                  mastfs stpubdata /mnt/mast -o ro          the same, as mount(8) runs it\n  \
+                  mastfs query obs_collection=HST proposal_id=12062 --uris\n  \
+                  mastfs get s3://stpubdata/hst/public/jbev/jbeveo010/jbeveo010_drz.fits .\n  \
+                  mastfs unmount ~/mast\n\n\
+                  `mastfs SOURCE MOUNTPOINT [OPTIONS]` (SOURCE a bucket or s3://BUCKET/PREFIX) \
+                  is `mastfs mount MOUNTPOINT --bucket SOURCE [OPTIONS]`, for \
+                  `mount -t fuse.mastfs` and /etc/fstab. See `man mastfs`."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// More log output (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
-    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[arg(short, long, action = clap::ArgAction::Count, global = true, help_heading = "Logging")]
     pub verbose: u8,
     /// Write logs to this file instead of standard error.
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", help_heading = "Logging")]
     pub log_file: Option<PathBuf>,
 }
 
@@ -40,6 +49,15 @@ pub enum Command {
     /// Make a running mount forget its cached blocks and metadata (for cold benchmarks;
     /// also run `echo 3 > /proc/sys/vm/drop_caches` for the kernel's page cache).
     DropCaches { mountpoint: PathBuf },
+    /// Print a shell completion script, e.g. `mastfs completions bash >
+    /// /usr/share/bash-completion/completions/mastfs`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), generated from these definitions (docs/mastfs.1).
+    #[command(hide = true)]
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -114,12 +132,13 @@ pub struct MountArgs {
     /// MAST base URL [env: MASTFS_MAST_URL] [default: https://mast.stsci.edu].
     #[arg(long, value_name = "URL", help_heading = "Views")]
     pub mast_url: Option<String>,
-    /// Stay in the foreground (logs to stderr; Ctrl-C or SIGTERM unmounts).
-    #[arg(short, long)]
+    /// Stay in the foreground (logs to stderr; Ctrl-C or SIGTERM unmounts; systemd
+    /// Type=notify readiness; SIGHUP drops cached metadata and refreshes views).
+    #[arg(short, long, help_heading = "Mount")]
     pub foreground: bool,
     /// Let other users than the mounting one see the mount (root, or
     /// `user_allow_other` in /etc/fuse.conf).
-    #[arg(long)]
+    #[arg(long, help_heading = "Mount")]
     pub allow_other: bool,
     /// Owner of every file and directory [default: the mounting user].
     #[arg(long, value_name = "UID", help_heading = "Access")]
@@ -136,7 +155,7 @@ pub struct MountArgs {
     /// Mount options, comma-separated: the long flags as keys (cache_size=1GiB,
     /// endpoint_url=URL, bucket=NAME, config=FILE, allow_other, ...) plus the usual
     /// ro, rw, dev, nodev, suid, nosuid, exec, noexec, _netdev, nofail, noauto, user, defaults.
-    #[arg(short = 'o', value_name = "OPTS")]
+    #[arg(short = 'o', value_name = "OPTS", help_heading = "Mount")]
     pub options: Vec<String>,
 }
 

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use mastfs::cli::{Cli, Command, ViewsCommand};
-use mastfs::{config, control, logging, mount, query};
+use mastfs::{config, control, help_docs, logging, mount, query};
 
 fn main() -> ExitCode {
     // `mastfs SOURCE MOUNTPOINT -o OPTS` (mount.fuse3, fstab) becomes `mastfs mount ...`.
@@ -38,6 +38,11 @@ fn main() -> ExitCode {
         }
         Command::Views(command) => views(command),
         Command::DropCaches { mountpoint } => ask(&mountpoint, control::Request::DropCaches),
+        Command::Completions { shell } => {
+            help_docs::completions(shell, &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man => help_docs::man_page(&mut std::io::stdout()).map_err(Into::into),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
