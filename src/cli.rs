@@ -49,6 +49,9 @@ pub enum Command {
     /// Make a running mount forget its cached blocks and metadata (for cold benchmarks;
     /// also run `echo 3 > /proc/sys/vm/drop_caches` for the kernel's page cache).
     DropCaches { mountpoint: PathBuf },
+    /// Show a running mount's statistics as JSON (requests, bytes, cache hits, views);
+    /// the same as `cat MOUNTPOINT/.mastfs/stats.json`.
+    Stats { mountpoint: PathBuf },
     /// Print a shell completion script, e.g. `mastfs completions bash >
     /// /usr/share/bash-completion/completions/mastfs`.
     Completions {

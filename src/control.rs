@@ -23,6 +23,8 @@ pub enum Request {
     /// Forget cached blocks and metadata: the next reads and listings go to S3 (for cold
     /// benchmarks and tests; the kernel's page cache is dropped separately).
     DropCaches,
+    /// The statistics of `crate::stats::snapshot`.
+    Stats,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -119,6 +121,11 @@ async fn handle(fs: &Fs, request: Request) -> Response {
                 detail: serde_json::Value::Null,
             }
         }
+        Request::Stats => Response {
+            ok: true,
+            message: String::new(),
+            detail: crate::stats::snapshot(fs),
+        },
         Request::Status => Response {
             ok: true,
             message: "running".into(),

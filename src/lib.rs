@@ -22,3 +22,4 @@ pub mod query;
 pub mod setup;
 pub mod store;
 pub mod syslog;
+pub mod stats;

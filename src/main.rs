@@ -38,6 +38,7 @@ fn main() -> ExitCode {
         }
         Command::Views(command) => views(command),
         Command::DropCaches { mountpoint } => ask(&mountpoint, control::Request::DropCaches),
+        Command::Stats { mountpoint } => ask(&mountpoint, control::Request::Stats),
         Command::Completions { shell } => {
             help_docs::completions(shell, &mut std::io::stdout());
             Ok(())
@@ -71,7 +72,9 @@ fn ask(mountpoint: &std::path::Path, request: control::Request) -> anyhow::Resul
     if !response.ok {
         anyhow::bail!("{}", response.message);
     }
-    println!("{}", response.message);
+    if !response.message.is_empty() {
+        println!("{}", response.message);
+    }
     if !response.detail.is_null() {
         println!("{}", serde_json::to_string_pretty(&response.detail)?);
     }

@@ -170,7 +170,7 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
         ..FsOptions::default()
     };
     Ok(Layers {
-        fs: Arc::new(Fs::new(fs_opts, trees, views, cache)),
+        fs: Arc::new(Fs::new(fs_opts, trees, views, cache, counters.clone())),
         counters,
     })
 }

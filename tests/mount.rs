@@ -404,3 +404,64 @@ fn bad_mount_points_are_refused_before_mounting() {
         "bucket named views: {err}"
     );
 }
+
+#[test]
+fn stats_move_as_reads_happen() {
+    let s3 = server();
+    s3.put_object("stpubdata", "d/x.bin", pseudo_random(3 * 1024 * 1024, 5));
+    let m = Mount::start(&s3.endpoint_url(), &[]);
+    let read_stats = || -> serde_json::Value {
+        let text =
+            fs::read_to_string(m.path(".mastfs/stats.json")).expect("read .mastfs/stats.json");
+        serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("stats.json is not JSON ({e}): {text}"))
+    };
+    let before = read_stats();
+    assert_eq!(
+        before["requests"]["get"], 0,
+        "no GET before any read: {before}"
+    );
+    let data = fs::read(m.path("stpubdata/d/x.bin")).unwrap();
+    assert_eq!(data.len(), 3 * 1024 * 1024);
+    let after = read_stats();
+    assert_eq!(
+        after["bytes_fetched"],
+        3 * 1024 * 1024,
+        "bytes fetched after one full read: {after}"
+    );
+    assert_eq!(
+        after["bytes_served"],
+        3 * 1024 * 1024,
+        "bytes served: {after}"
+    );
+    assert_eq!(
+        after["requests"]["get"],
+        s3.stats().requests.get,
+        "GET count agrees with the server's: {after}"
+    );
+    assert!(
+        after["cache"]["misses"].as_u64().unwrap() >= 1,
+        "cache misses counted: {after}"
+    );
+    let out = mastfs_command(m.dir.path())
+        .arg("stats")
+        .arg(&m.mountpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "mastfs stats: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cli: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("mastfs stats prints JSON");
+    assert_eq!(
+        cli["bytes_fetched"], after["bytes_fetched"],
+        "mastfs stats and stats.json agree"
+    );
+    assert_eq!(
+        fs::read_dir(m.path(".mastfs")).unwrap().count(),
+        1,
+        ".mastfs holds stats.json"
+    );
+}

@@ -45,6 +45,10 @@ pub enum NodeKind {
         data: Bytes,
         mtime: SystemTime,
     },
+    /// `MOUNTPOINT/.mastfs`: the mount's own status files.
+    StatusDir,
+    /// `MOUNTPOINT/.mastfs/stats.json`: made anew at every open.
+    StatsFile,
 }
 
 /// The MAST identity of a view file, shown as `user.mast.*` extended attributes.

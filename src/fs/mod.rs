@@ -24,7 +24,22 @@ use crate::config::VIEWS_DIR;
 use crate::namespace::buckets::BucketTrees;
 use crate::namespace::views::{ViewEntry, ViewListing, Views, MANIFEST_NAME};
 use crate::namespace::Child;
-use crate::store::ObjectMeta;
+use crate::store::{ObjectMeta, StoreCounters};
+
+/// The hidden folder at the root with the mount's own status files.
+pub const STATUS_DIR: &str = ".mastfs";
+/// The statistics file in [`STATUS_DIR`].
+pub const STATS_FILE: &str = "stats.json";
+
+/// What an open answers: the handle and how the kernel may cache the file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Opened {
+    pub fh: u64,
+    /// The kernel may keep cached pages from earlier opens (same object version).
+    pub keep_cache: bool,
+    /// Bypass the page cache: for files whose size is only known once made.
+    pub direct_io: bool,
+}
 
 /// The root directory's inode number, as FUSE expects.
 pub const ROOT_INO: u64 = 1;
@@ -101,6 +116,7 @@ pub struct Fs {
     buckets: Arc<BucketTrees>,
     views: Option<Arc<Views>>,
     cache: Arc<BlockCache>,
+    store_counters: Arc<StoreCounters>,
     files: Mutex<HashMap<u64, Arc<OpenFile>>>,
     dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
     next_handle: AtomicU64,
@@ -113,6 +129,7 @@ impl Fs {
         buckets: Arc<BucketTrees>,
         views: Option<Arc<Views>>,
         cache: Arc<BlockCache>,
+        store_counters: Arc<StoreCounters>,
     ) -> Fs {
         let mut table = InodeTable::new();
         for name in buckets.bucket_names() {
@@ -131,6 +148,7 @@ impl Fs {
             buckets,
             views,
             cache,
+            store_counters,
             files: Mutex::new(HashMap::new()),
             dirs: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
@@ -150,26 +168,47 @@ impl Fs {
         self.views.as_ref()
     }
 
+    pub fn store_counters(&self) -> &StoreCounters {
+        &self.store_counters
+    }
+
+    pub fn mounted_at(&self) -> SystemTime {
+        self.mounted_at
+    }
+
     fn attr_of(&self, ino: u64, kind: &NodeKind) -> Attr {
         match kind {
-            NodeKind::Root | NodeKind::Dir { .. } | NodeKind::ViewsRoot | NodeKind::View { .. } => {
-                Attr {
-                    ino,
-                    kind: Kind::Dir,
-                    size: 0,
-                    mtime: self.mounted_at,
-                    perm: self.opts.dir_mode,
-                    nlink: 2,
-                    uid: self.opts.uid,
-                    gid: self.opts.gid,
-                    blksize: self.opts.blksize,
-                }
-            }
+            NodeKind::Root
+            | NodeKind::Dir { .. }
+            | NodeKind::ViewsRoot
+            | NodeKind::View { .. }
+            | NodeKind::StatusDir => Attr {
+                ino,
+                kind: Kind::Dir,
+                size: 0,
+                mtime: self.mounted_at,
+                perm: self.opts.dir_mode,
+                nlink: 2,
+                uid: self.opts.uid,
+                gid: self.opts.gid,
+                blksize: self.opts.blksize,
+            },
             NodeKind::File { meta, .. } => Attr {
                 ino,
                 kind: Kind::File,
                 size: meta.size,
                 mtime: meta.last_modified,
+                perm: self.opts.file_mode,
+                nlink: 1,
+                uid: self.opts.uid,
+                gid: self.opts.gid,
+                blksize: self.opts.blksize,
+            },
+            NodeKind::StatsFile => Attr {
+                ino,
+                kind: Kind::File,
+                size: 0,
+                mtime: SystemTime::now(),
                 perm: self.opts.file_mode,
                 nlink: 1,
                 uid: self.opts.uid,
@@ -304,6 +343,7 @@ impl Fs {
         if self.views.is_some() {
             out.push((VIEWS_DIR.to_string(), NodeKind::ViewsRoot));
         }
+        out.push((STATUS_DIR.to_string(), NodeKind::StatusDir));
         out
     }
 
@@ -349,7 +389,11 @@ impl Fs {
                     None => Err(FsError::quiet(libc::ENOENT)),
                 }
             }
-            NodeKind::File { .. } | NodeKind::Virtual { .. } => {
+            NodeKind::StatusDir if name == STATS_FILE => {
+                Ok(self.place(parent, name, NodeKind::StatsFile))
+            }
+            NodeKind::StatusDir => Err(FsError::quiet(libc::ENOENT)),
+            NodeKind::File { .. } | NodeKind::Virtual { .. } | NodeKind::StatsFile => {
                 Err(FsError::new(libc::ENOTDIR, "not a directory"))
             }
         }
@@ -411,7 +455,8 @@ impl Fs {
                 }
                 Vec::new()
             }
-            NodeKind::File { .. } | NodeKind::Virtual { .. } => {
+            NodeKind::StatusDir => vec![(STATS_FILE.to_string(), NodeKind::StatsFile)],
+            NodeKind::File { .. } | NodeKind::Virtual { .. } | NodeKind::StatsFile => {
                 return Err(FsError::new(libc::ENOTDIR, "not a directory"))
             }
         };
@@ -438,7 +483,7 @@ impl Fs {
 
     /// Opens a file: pins its current version (revalidated by HEAD once the metadata TTL
     /// has passed). Returns the handle and whether the kernel may keep its page cache.
-    pub async fn open(&self, ino: u64) -> Result<(u64, bool), FsError> {
+    pub async fn open(&self, ino: u64) -> Result<Opened, FsError> {
         let (bucket, key, mut meta, checked) = match self.node(ino)? {
             NodeKind::File {
                 bucket,
@@ -447,12 +492,12 @@ impl Fs {
                 checked,
                 ..
             } => (bucket, key, meta, checked),
-            NodeKind::Virtual { data, .. } => {
-                let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-                self.files
-                    .lock()
-                    .insert(fh, Arc::new(OpenFile::Memory(data)));
-                return Ok((fh, false));
+            NodeKind::Virtual { data, .. } => return Ok(self.open_memory(data, false)),
+            NodeKind::StatsFile => {
+                let mut text =
+                    serde_json::to_vec_pretty(&crate::stats::snapshot(self)).unwrap_or_default();
+                text.push(b'\n');
+                return Ok(self.open_memory(Bytes::from(text), true));
             }
             _ => return Err(FsError::new(libc::EISDIR, "is a directory")),
         };
@@ -480,7 +525,23 @@ impl Fs {
         };
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.files.lock().insert(fh, Arc::new(file));
-        Ok((fh, keep_cache))
+        Ok(Opened {
+            fh,
+            keep_cache,
+            direct_io: false,
+        })
+    }
+
+    fn open_memory(&self, data: Bytes, direct_io: bool) -> Opened {
+        let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
+        self.files
+            .lock()
+            .insert(fh, Arc::new(OpenFile::Memory(data)));
+        Opened {
+            fh,
+            keep_cache: false,
+            direct_io,
+        }
     }
 
     /// The extended attributes of an inode (view files carry their MAST identity).

@@ -29,7 +29,7 @@ fn fs_over(store: Arc<MemoryStore>, buckets: &[(&str, Option<&str>)]) -> Fs {
         Duration::from_secs(60),
     ));
     let cache = BlockCache::new(store, 4096, 1 << 20);
-    Fs::new(FsOptions::default(), trees, None, cache)
+    Fs::new(FsOptions::default(), trees, None, cache, Default::default())
 }
 
 async fn names(fs: &Fs, ino: u64) -> Vec<String> {
@@ -192,7 +192,8 @@ async fn reads_are_exact_and_missing_names_are_enoent() {
     store.put("b1", "x/file.fits", "e1", data.clone());
     let fs = fs_over(store.clone(), &[("b1", None)]);
     let f = walk(&fs, "b1/x/file.fits").await.unwrap();
-    let (fh, keep) = fs.open(f.ino).await.unwrap();
+    let opened = fs.open(f.ino).await.unwrap();
+    let (fh, keep) = (opened.fh, opened.keep_cache);
     assert!(keep, "first open may keep the page cache");
     for (off, len) in [(0u64, 100u32), (4000, 200), (8191, 2), (19_990, 100)] {
         let got = fs.read(fh, off, len).await.unwrap();
@@ -219,7 +220,7 @@ async fn replaced_object_fails_open_handle_with_estale() {
     store.put("b1", "f", "e1", Bytes::from(vec![1u8; 10_000]));
     let fs = fs_over(store.clone(), &[("b1", None)]);
     let f = walk(&fs, "b1/f").await.unwrap();
-    let (fh, _) = fs.open(f.ino).await.unwrap();
+    let fh = fs.open(f.ino).await.unwrap().fh;
     store.put("b1", "f", "e2", Bytes::from(vec![2u8; 10_000]));
     let err = fs.read(fh, 0, 10).await.unwrap_err();
     assert_eq!(

@@ -132,13 +132,15 @@ impl Filesystem for FuseAdapter {
         }
         self.spawn(move |fs| async move {
             match fs.open(ino.0).await {
-                Ok((fh, keep_cache)) => {
-                    let flags = if keep_cache {
-                        FopenFlags::FOPEN_KEEP_CACHE
-                    } else {
-                        FopenFlags::empty()
-                    };
-                    reply.opened(FileHandle(fh), flags)
+                Ok(opened) => {
+                    let mut flags = FopenFlags::empty();
+                    if opened.keep_cache {
+                        flags |= FopenFlags::FOPEN_KEEP_CACHE;
+                    }
+                    if opened.direct_io {
+                        flags |= FopenFlags::FOPEN_DIRECT_IO;
+                    }
+                    reply.opened(FileHandle(opened.fh), flags)
                 }
                 Err(e) => reply.error(errno("open", &e)),
             }

@@ -100,8 +100,16 @@ impl S3Store {
         let signed_conf = loader().load().await;
         let anon_conf = loader().no_credentials().load().await;
         let build = |conf: &aws_config::SdkConfig| {
+            // Our attempt timeout already bounds a stalled body, and ranged GETs carry no
+            // whole-object checksum to validate: both SDK layers only cost CPU per block.
             let s3conf = aws_sdk_s3::config::Builder::from(conf)
                 .force_path_style(opts.force_path_style)
+                .stalled_stream_protection(
+                    aws_sdk_s3::config::StalledStreamProtectionConfig::disabled(),
+                )
+                .response_checksum_validation(
+                    aws_sdk_s3::config::ResponseChecksumValidation::WhenRequired,
+                )
                 .build();
             Client::from_conf(s3conf)
         };

@@ -1,0 +1,80 @@
+//! Statistics of a running mount: S3 requests by kind, bytes fetched and served, cache hits,
+//! misses and evictions, requests in flight, memory, open files and the state of each view.
+//! Read by `mastfs stats` (over the control socket) and `MOUNTPOINT/.mastfs/stats.json`.
+
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use serde_json::{json, Value};
+
+use crate::fs::Fs;
+
+/// The mount's statistics as JSON, counted since it was mounted.
+pub fn snapshot(fs: &Fs) -> Value {
+    let s = fs.store_counters();
+    let c = &fs.cache().counters;
+    let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let (hits, misses, joined) = (load(&c.hits), load(&c.misses), load(&c.joined));
+    let lookups = hits + misses + joined;
+    let hit_ratio = if lookups == 0 {
+        0.0
+    } else {
+        (hits + joined) as f64 / lookups as f64
+    };
+    let epoch = |t: SystemTime| {
+        t.duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    };
+    let views: Vec<Value> = fs
+        .views()
+        .map(|v| v.status())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|v| {
+            json!({
+                "name": v.name,
+                "resolved_at": v.resolved_at.map(epoch),
+                "entries": v.entries,
+                "resolving": v.resolving,
+                "last_error": v.last_error,
+            })
+        })
+        .collect();
+    json!({
+        "mounted_at": epoch(fs.mounted_at()),
+        "requests": {
+            "list": load(&s.list_requests),
+            "head": load(&s.head_requests),
+            "get": load(&s.get_requests),
+            "retries": load(&s.retries),
+            "in_flight": s.in_flight.load(Ordering::Relaxed),
+        },
+        "bytes_fetched": load(&s.bytes_fetched),
+        "bytes_served": load(&c.bytes_served),
+        "cache": {
+            "hits": hits,
+            "misses": misses,
+            "joined_in_flight": joined,
+            "hit_ratio": hit_ratio,
+            "evictions": load(&c.evictions),
+            "prefetched_blocks": load(&c.prefetched),
+            "resident_bytes": fs.cache().resident_bytes(),
+            "capacity_bytes": fs.cache().capacity(),
+            "block_size": fs.cache().block_size(),
+        },
+        "memory": {
+            "rss_bytes": proc_status_kib("VmRSS").map(|k| k * 1024),
+            "peak_rss_bytes": proc_status_kib("VmHWM").map(|k| k * 1024),
+        },
+        "open_files": fs.open_files(),
+        "views": views,
+    })
+}
+
+/// A `kB` field of /proc/self/status.
+fn proc_status_kib(field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = text.lines().find(|l| l.starts_with(field))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
