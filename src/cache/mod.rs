@@ -44,6 +44,9 @@ type Fetch = Shared<BoxFuture<'static, Result<Bytes, StoreError>>>;
 struct Inner {
     blocks: LruCache<BlockKey, Bytes>,
     bytes: u64,
+    /// Bytes of blocks being fetched: they count against the budget too, so that the
+    /// cache and its fetches together stay within `capacity` (memory bound).
+    reserved: u64,
     in_flight: HashMap<BlockKey, Fetch>,
 }
 
@@ -78,6 +81,7 @@ impl BlockCache {
             inner: Mutex::new(Inner {
                 blocks: LruCache::unbounded(),
                 bytes: 0,
+                reserved: 0,
                 in_flight: HashMap::new(),
             }),
             counters: CacheCounters::default(),
@@ -188,6 +192,9 @@ impl BlockCache {
         }
         let start = index * self.block_size;
         let range = start..(start + self.block_size).min(obj.size);
+        let reserve = range.end - range.start;
+        inner.reserved += reserve;
+        self.evict_to_budget(&mut inner);
         let cache = Arc::clone(self);
         let task_key = key.clone();
         let task = tokio::spawn(async move {
@@ -195,7 +202,7 @@ impl BlockCache {
                 .store
                 .get_range(&task_key.bucket, &task_key.key, &task_key.etag, range)
                 .await;
-            cache.finish(task_key, &result);
+            cache.finish(task_key, reserve, &result);
             result
         });
         let (bucket, obj_key) = (obj.bucket.clone(), obj.key.clone());
@@ -217,9 +224,10 @@ impl BlockCache {
     }
 
     /// Moves a finished fetch from in-flight into the LRU, evicting to stay within budget.
-    fn finish(&self, key: BlockKey, result: &Result<Bytes, StoreError>) {
+    fn finish(&self, key: BlockKey, reserved: u64, result: &Result<Bytes, StoreError>) {
         let mut inner = self.inner.lock();
         inner.in_flight.remove(&key);
+        inner.reserved -= reserved;
         let Ok(data) = result else { return };
         let len = data.len() as u64;
         if len > self.capacity {
@@ -229,7 +237,12 @@ impl BlockCache {
             inner.bytes -= old.len() as u64;
         }
         inner.bytes += len;
-        while inner.bytes > self.capacity {
+        self.evict_to_budget(&mut inner);
+    }
+
+    /// Evicts least recently used blocks until cached plus in-flight bytes fit the budget.
+    fn evict_to_budget(&self, inner: &mut Inner) {
+        while inner.bytes + inner.reserved > self.capacity {
             match inner.blocks.pop_lru() {
                 Some((_, evicted)) => {
                     inner.bytes -= evicted.len() as u64;

@@ -271,6 +271,31 @@ where
     }
 }
 
+/// Reads `wanted` bytes of `body` after skipping `skip`, into one buffer of exactly that
+/// size, and stops there (a longer body is not read to its end). Fewer bytes come back when
+/// the body ends early; the caller treats that as a short body.
+async fn collect_window(
+    mut body: aws_sdk_s3::primitives::ByteStream,
+    mut skip: u64,
+    wanted: usize,
+) -> Result<Bytes, aws_sdk_s3::primitives::ByteStreamError> {
+    let mut buf = bytes::BytesMut::with_capacity(wanted);
+    while buf.len() < wanted {
+        let Some(chunk) = body.next().await else {
+            break;
+        };
+        let mut chunk = chunk?;
+        if skip > 0 {
+            let dropped = skip.min(chunk.len() as u64);
+            skip -= dropped;
+            chunk = chunk.slice(dropped as usize..);
+        }
+        let take = chunk.len().min(wanted - buf.len());
+        buf.extend_from_slice(&chunk[..take]);
+    }
+    Ok(buf.freeze())
+}
+
 fn system_time(dt: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
     dt.and_then(|d| SystemTime::try_from(*d).ok())
         .unwrap_or(SystemTime::UNIX_EPOCH)
@@ -391,8 +416,32 @@ impl ObjectStore for S3Store {
                         }
                     }
                 }
+                // A server that ignores Range answers 200 with the whole object: the bytes we
+                // want are still in it, at their absolute offsets. Either way only the wanted
+                // bytes are kept, in one buffer of their size (never a slice of a bigger body).
                 let ranged = out.content_range().is_some();
-                let body = out.body.collect().await.map_err(|e| {
+                if let Some(answered) = out.content_range() {
+                    if !answered.starts_with(&format!("bytes {}-", range.start)) {
+                        return Err(AttemptError::Retry(StoreError::new(
+                            StoreErrorKind::Unavailable,
+                            bucket,
+                            key,
+                            format!(
+                                "asked for bytes from {}, the answer holds {answered}",
+                                range.start
+                            ),
+                        )));
+                    }
+                }
+                let skip = if ranged { 0 } else { range.start };
+                if !ranged {
+                    tracing::warn!(
+                        bucket,
+                        key,
+                        "server ignored the Range header; reading past the unwanted bytes"
+                    );
+                }
+                let bytes = collect_window(out.body, skip, wanted).await.map_err(|e| {
                     AttemptError::Retry(StoreError::new(
                         StoreErrorKind::Unavailable,
                         bucket,
@@ -400,22 +449,9 @@ impl ObjectStore for S3Store {
                         format!("body interrupted: {e}"),
                     ))
                 })?;
-                let bytes = body.into_bytes();
                 self.counters
                     .bytes_fetched
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                // A server that ignores Range answers 200 with the whole object: the bytes we
-                // want are still in it, at their absolute offsets.
-                let bytes = if !ranged && bytes.len() as u64 >= range.end {
-                    tracing::warn!(
-                        bucket,
-                        key,
-                        "server ignored the Range header; used the full body"
-                    );
-                    bytes.slice(range.start as usize..range.end as usize)
-                } else {
-                    bytes
-                };
                 if bytes.len() != wanted {
                     return Err(AttemptError::Retry(StoreError::new(
                         StoreErrorKind::Unavailable,
