@@ -652,16 +652,19 @@ mod tests {
         ];
         disambiguate(&mut files);
         let names: Vec<_> = files.iter().map(|f| f.name.as_str()).collect();
+        // A product's own name is never taken by a renamed one: the later a_drz.fits of o2
+        // cannot become a_drz.o2.fits (a product of o9 is called that), so it gets a counter.
         assert_eq!(
             names,
             vec![
                 "a_drz.fits",
-                "a_drz.o2.fits",
+                "a_drz.o2-2.fits",
                 "b.fits",
                 "a_drz.o3.fits",
-                "a_drz.o2.o9.fits",
-                "a_drz.o2-2.fits"
-            ]
+                "a_drz.o2.fits",
+                "a_drz.o2-3.fits"
+            ],
+            "names after disambiguation"
         );
     }
 }
