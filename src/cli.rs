@@ -52,6 +52,9 @@ pub enum Command {
     /// Show a running mount's statistics as JSON (requests, bytes, cache hits, views);
     /// the same as `cat MOUNTPOINT/.mastfs/stats.json`.
     Stats { mountpoint: PathBuf },
+    /// Download files: s3:// URIs, files under a mount, or whole views, with parallel
+    /// ranged GETs, resumable (DEST.part), verified (size, MD5 ETags).
+    Get(crate::get::GetArgs),
     /// Print a shell completion script, e.g. `mastfs completions bash >
     /// /usr/share/bash-completion/completions/mastfs`.
     Completions {

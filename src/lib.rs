@@ -12,6 +12,7 @@ pub mod config;
 pub mod control;
 pub mod fs;
 pub mod fuse;
+pub mod get;
 pub mod help_docs;
 pub mod helper_args;
 pub mod logging;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use mastfs::cli::{Cli, Command, ViewsCommand};
-use mastfs::{config, control, help_docs, logging, mount, query};
+use mastfs::{config, control, get, help_docs, logging, mount, query};
 
 fn main() -> ExitCode {
     // `mastfs SOURCE MOUNTPOINT -o OPTS` (mount.fuse3, fstab) becomes `mastfs mount ...`.
@@ -39,6 +39,10 @@ fn main() -> ExitCode {
         Command::Views(command) => views(command),
         Command::DropCaches { mountpoint } => ask(&mountpoint, control::Request::DropCaches),
         Command::Stats { mountpoint } => ask(&mountpoint, control::Request::Stats),
+        Command::Get(args) => {
+            logging::init(cli.verbose, cli.log_file.as_deref(), true);
+            get::run(&args)
+        }
         Command::Completions { shell } => {
             help_docs::completions(shell, &mut std::io::stdout());
             Ok(())
