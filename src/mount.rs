@@ -209,6 +209,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         let layers = runtime.block_on(setup::build(&req.config))?;
         let fs = layers.fs;
         let control = runtime.block_on(async { control::serve(mountpoint, fs.clone()) });
+        let control_socket_id = file_id(&control::socket_path(mountpoint));
         if let Err(e) = &control {
             tracing::warn!(
                 "no control socket ({e:#}); `mastfs views refresh` will not reach this mount"
@@ -232,9 +233,9 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         let session = fuser::Session::new(adapter, mountpoint, &fuse_config)
             .with_context(|| format!("cannot mount at {}", mountpoint.display()))?;
         let background = session.spawn().context("cannot start the FUSE session")?;
-        anyhow::Ok((runtime, background, fs))
+        anyhow::Ok((runtime, background, fs, control_socket_id))
     })();
-    let (runtime, background, fs) = match outcome {
+    let (runtime, background, fs, control_socket_id) = match outcome {
         Ok(v) => v,
         Err(e) => {
             if let Some(f) = ready.as_mut() {
@@ -276,7 +277,11 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
     tracing::info!("{reason}; unmounting {}", mountpoint.display());
     crate::notify::stopping(&format!("{reason}; unmounting {}", mountpoint.display()));
     if background.guard.is_finished() {
-        let _ = background.join();
+        // The kernel ended the session (an external `umount`). Dropping the session would
+        // make fuser unmount the mount point by path, and fuser can still believe it is
+        // mounted: that path may already hold a new mount (`umount X; mount X`), which it
+        // would take down. The process exits right after; nothing needs releasing.
+        std::mem::forget(background);
     } else if let Err(e) = background.umount_and_join() {
         tracing::warn!(
             "clean unmount failed ({e}); detaching {}",
@@ -284,9 +289,19 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         );
         let _ = detach(mountpoint);
     }
-    let _ = std::fs::remove_file(control::socket_path(mountpoint));
+    // Only our own socket: a new mount of the same path may have replaced it already.
+    let socket = control::socket_path(mountpoint);
+    if control_socket_id.is_some() && file_id(&socket) == control_socket_id {
+        let _ = std::fs::remove_file(&socket);
+    }
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(())
+}
+
+/// (device, inode) of a file, to tell whether it is still the one we created.
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// Waits for SIGINT, SIGTERM, or the end of the FUSE session (an external `umount`).

@@ -413,6 +413,50 @@ products = { productSubGroupDescription = "DRZ" }
     assert!(status.success(), "exit: {status}");
 }
 #[test]
+fn umount_then_mount_again_at_once_keeps_the_new_mount() {
+    if !tool_available("mount.fuse3", Path::new("/sbin/mount.fuse3").exists()) {
+        return;
+    }
+    let s3 = server();
+    s3.put_object("stpubdata", "a.txt", b"a".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let helper = HelperLink::new();
+    let mp = MountPoint::new(dir.path(), "mnt");
+    let options = format!("endpoint_url={},force_path_style", s3.endpoint_url());
+    let mount = || {
+        let out = mount_command(dir.path())
+            .args(["-t", &helper.fs_type(), "stpubdata"])
+            .arg(&mp.path)
+            .args(["-o", &options])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "mount: {}", text(&out));
+    };
+    for round in 0..3 {
+        mount();
+        mp.umount();
+        // The daemon of the mount just unmounted is still exiting while the next starts.
+        mount();
+        std::thread::sleep(Duration::from_millis(800));
+        assert!(
+            is_mounted(&mp.path),
+            "round {round}: the new mount was taken down by the old daemon's exit"
+        );
+        let status = mastfs_command(dir.path())
+            .args(["views", "status"])
+            .arg(&mp.path)
+            .output()
+            .unwrap();
+        assert!(
+            status.status.success(),
+            "round {round}: the new mount's control socket is gone: {}",
+            text(&status)
+        );
+        mp.umount();
+    }
+}
+
+#[test]
 fn install_script_installs_binary_man_page_and_completions() {
     let dir = tempfile::tempdir().unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/install.sh");
