@@ -28,4 +28,6 @@ if [[ -x scripts/client-tests.sh ]]; then
     step "client tests (astropy, asdf, roman_datamodels, fitsverify, ds9 on a mount)"
     scripts/client-tests.sh
 fi
+step "fuzz (each target 20 s; findings saved to fuzz/regressions/)"
+scripts/fuzz.sh
 step "done"

@@ -253,6 +253,14 @@ pub fn load_with(
     build(file, path, overrides, env)
 }
 
+/// Parses and validates config text as the config file, with no flags and no environment
+/// (what the fuzz target and its regression tests feed).
+pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
+    let path = PathBuf::from("<text>");
+    let file = parse_file(text, &path)?;
+    build(file, Some(path), &Overrides::default(), &|_| None)
+}
+
 /// Parses config text; the message of a syntax error carries line and column.
 fn parse_file(text: &str, path: &Path) -> Result<FileConfig, ConfigError> {
     toml::from_str(text).map_err(|e| {

@@ -38,11 +38,14 @@ mod wire;
 pub use client::{
     observation_ids, MastClient, ViewQuery, COLUMNS_CONFIG_ID, COLUMNS_CONFIG_PATH, FFI_TARGETS,
 };
-pub use cloud::{path_lookup_query, CloudLocation, PATH_LOOKUP_PATH};
+pub use cloud::{parse_lookup, path_lookup_query, CloudLocation, PATH_LOOKUP_PATH};
 pub use columns::{ColumnConfig, ColumnInfo, ColumnKind};
 pub use criteria::{Criteria, Criterion, CriterionValue};
 pub use error::{MastError, ParseError, QueryError, ValidationError};
-pub use invoke::{invoke_body, mashup_request, new_cache_breaker, Field, Table, INVOKE_PATH};
+pub use invoke::{
+    invoke_body, mashup_request, new_cache_breaker, parse_envelope, Envelope, Field, Table,
+    INVOKE_PATH,
+};
 pub use options::{ClientOptions, DEFAULT_BASE_URL, DEFAULT_BUCKET};
 pub use product_filter::{
     ColumnFilter, CompiledProductFilter, NumericTest, ProductColumns, ProductFilter,

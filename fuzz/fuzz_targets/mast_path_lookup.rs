@@ -1,0 +1,8 @@
+//! Fuzz target: see `mast_path_lookup` in fuzz/harness.rs.
+
+#![no_main]
+
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| harness::mast_path_lookup(data));

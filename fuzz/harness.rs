@@ -1,0 +1,162 @@
+//! What each fuzz target does with its input, shared by the libFuzzer targets
+//! (fuzz/fuzz_targets/) and the regression replay in the main workspace
+//! (tests/fuzz_regressions.rs), so a saved finding is replayed through the same code.
+//!
+//! Every function must return normally for any input: a panic is a finding.
+
+#![allow(dead_code)]
+
+use mastfs_mast::{
+    parse_envelope, parse_lookup, ColumnConfig, Criteria, ProductColumns, ProductFilter, ViewQuery,
+};
+use serde_json::{Map, Value};
+
+/// The fuzz targets by name, as `fuzz/regressions/<name>/` folders name them.
+pub const TARGETS: [&str; 5] = [
+    "mast_envelope",
+    "mast_path_lookup",
+    "mast_columns",
+    "query_args",
+    "config",
+];
+
+/// A MAST invoke response body: decoded, or refused with a message.
+pub fn mast_envelope(data: &[u8]) {
+    match parse_envelope("Mast.Caom.Filtered", data) {
+        Ok(env) => {
+            if env.status == "COMPLETE" {
+                // Rows were decoded as objects; their observation ids must be readable.
+                let _ = mastfs_mast::observation_ids(&env.rows);
+                let _ = mastfs_mast::deduplicate(&env.rows);
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty(), "an error without a message"),
+    }
+}
+
+/// A path_lookup answer. The input is `uri\nuri\n...\0body`: the URIs asked for, then the
+/// body; without a NUL the whole input is the body and two fixed URIs are asked for.
+pub fn mast_path_lookup(data: &[u8]) {
+    let (uris, body): (Vec<String>, &[u8]) = match data.iter().position(|b| *b == 0) {
+        Some(i) => (
+            String::from_utf8_lossy(&data[..i])
+                .lines()
+                .map(str::to_string)
+                .collect(),
+            &data[i + 1..],
+        ),
+        None => (
+            vec![
+                "mast:HST/product/jbeveo010_drz.fits".to_string(),
+                "mast:JWST/product/x.fits".to_string(),
+            ],
+            data,
+        ),
+    };
+    match parse_lookup(body, &uris) {
+        Ok(keys) => {
+            assert_eq!(keys.len(), uris.len(), "one answer per URI asked");
+            for key in keys.into_iter().flatten() {
+                assert!(
+                    !key.is_empty() && !key.starts_with('/'),
+                    "a key must be relative and not empty: {key:?}"
+                );
+            }
+        }
+        Err(e) => assert!(!e.to_string().is_empty(), "an error without a message"),
+    }
+}
+
+/// A column configuration (MAST's answer or the persisted copy).
+pub fn mast_columns(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Ok(columns) = ColumnConfig::from_json(text) {
+        // What was read must round-trip through the persisted form.
+        let again = ColumnConfig::from_json(&columns.to_json())
+            .unwrap_or_else(|e| panic!("persisted column configuration unreadable: {e}"));
+        assert_eq!(again.columns().len(), columns.columns().len());
+        let _ = columns.suggest("obs_colection");
+    }
+}
+
+/// Criteria and product filters, as command-line words (one per line; a line `--products`
+/// switches to filters) and, when the input is a JSON object `{criteria, products}`, as
+/// config maps. Whatever parses is also validated, compiled and applied to a row.
+pub fn query_args(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let mut criteria = Vec::new();
+    let mut products = Vec::new();
+    let mut in_products = false;
+    for line in text.lines() {
+        if line == "--products" {
+            in_products = true;
+        } else if in_products {
+            products.push(line.to_string());
+        } else {
+            criteria.push(line.to_string());
+        }
+    }
+    let columns = builtin_columns();
+    if let Ok(c) = Criteria::from_args(&criteria) {
+        if c.validate(columns).is_ok() {
+            let _ = c.filters_json(columns);
+        }
+        let _ = Criteria::from_args(&c.to_args());
+    }
+    if let Ok(p) = ProductFilter::from_args(&products) {
+        exercise_filter(&p);
+        let _ = ProductFilter::from_args(&p.to_args());
+    }
+    let _ = ViewQuery::from_args(&criteria, &products).map(|q| q.validate(columns, Some("fuzz")));
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(data) {
+        let part = |k: &str| match map.get(k) {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        let (c, p) = (part("criteria"), part("products"));
+        let _ = Criteria::from_json_map(&c).map(|c| c.filters_json(columns));
+        if let Ok(p) = ProductFilter::from_json_map(&p) {
+            exercise_filter(&p);
+        }
+        let _ = Criteria::from_json_map(&map);
+        let _ = ProductFilter::from_json_map(&map);
+        let _ = ViewQuery::from_json_maps(&c, Some(&p)).map(|q| q.validate(columns, None));
+    }
+}
+
+/// The built-in column configuration, parsed once (parsing it per input would dominate).
+fn builtin_columns() -> &'static ColumnConfig {
+    static COLUMNS: std::sync::OnceLock<ColumnConfig> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(ColumnConfig::builtin)
+}
+
+fn exercise_filter(p: &ProductFilter) {
+    let _ = p.validate();
+    if let Ok(compiled) = p.compile(&ProductColumns::known()) {
+        let row: Map<String, Value> = serde_json::from_str(
+            r#"{"productFilename": "jbeveo010_drz.fits", "size": 219608640,
+                "productSubGroupDescription": "DRZ", "calib_level": 3,
+                "productGroupDescription": "Minimum Recommended Products",
+                "dataURI": "mast:HST/product/jbeveo010_drz.fits"}"#,
+        )
+        .expect("the sample row is valid JSON");
+        let _ = compiled.matches(&row);
+        let _ = compiled.matches(&Map::new());
+    }
+}
+
+/// A config file: parsed and validated by `parse`, or refused with a message that names
+/// the problem.
+pub fn config<T, E: std::fmt::Display>(data: &[u8], parse: impl Fn(&str) -> Result<T, E>) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    if let Err(e) = parse(text) {
+        assert!(
+            !e.to_string().is_empty(),
+            "a config error without a message"
+        );
+    }
+}
