@@ -206,6 +206,12 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
             .thread_name("mastfs-io")
             .build()
             .context("cannot start the async runtime")?;
+        // Handlers first: a SIGTERM sent as soon as the mount is announced (systemd, a
+        // test) must unmount cleanly, not kill the process by the default action.
+        let signals = {
+            let _context = runtime.enter();
+            Signals::listen().context("cannot listen for signals")?
+        };
         let layers = runtime.block_on(setup::build(&req.config))?;
         let fs = layers.fs;
         let control = runtime.block_on(async { control::serve(mountpoint, fs.clone()) });
@@ -233,9 +239,9 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         let session = fuser::Session::new(adapter, mountpoint, &fuse_config)
             .with_context(|| format!("cannot mount at {}", mountpoint.display()))?;
         let background = session.spawn().context("cannot start the FUSE session")?;
-        anyhow::Ok((runtime, background, fs, control_socket_id))
+        anyhow::Ok((runtime, background, fs, control_socket_id, signals))
     })();
-    let (runtime, background, fs, control_socket_id) = match outcome {
+    let (runtime, background, fs, control_socket_id, signals) = match outcome {
         Ok(v) => v,
         Err(e) => {
             if let Some(f) = ready.as_mut() {
@@ -273,7 +279,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         }
         None => eprintln!("{line}"),
     }
-    let reason = runtime.block_on(wait_for_end(&background, &fs));
+    let reason = runtime.block_on(wait_for_end(&background, &fs, signals));
     tracing::info!("{reason}; unmounting {}", mountpoint.display());
     crate::notify::stopping(&format!("{reason}; unmounting {}", mountpoint.display()));
     if background.guard.is_finished() {
@@ -298,6 +304,25 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
     Ok(())
 }
 
+/// The signals a mount acts on, listened for from before the mount exists.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Must run inside the runtime's context.
+    fn listen() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+        })
+    }
+}
+
 /// (device, inode) of a file, to tell whether it is still the one we created.
 fn file_id(path: &Path) -> Option<(u64, u64)> {
     use std::os::unix::fs::MetadataExt;
@@ -307,15 +332,16 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
 /// Waits for SIGINT, SIGTERM, or the end of the FUSE session (an external `umount`).
 /// SIGHUP on the way reloads: cached listings and attributes are dropped and every view is
 /// re-resolved in the background (a view whose refresh fails keeps its last listing).
-async fn wait_for_end(background: &fuser::BackgroundSession, fs: &Arc<Fs>) -> &'static str {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) else {
-        return "cannot listen for signals";
-    };
+async fn wait_for_end(
+    background: &fuser::BackgroundSession,
+    fs: &Arc<Fs>,
+    signals: Signals,
+) -> &'static str {
+    let Signals {
+        mut term,
+        mut int,
+        mut hup,
+    } = signals;
     let mut tick = tokio::time::interval(Duration::from_millis(200));
     loop {
         tokio::select! {
