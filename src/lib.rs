@@ -21,6 +21,6 @@ pub mod namespace;
 pub mod notify;
 pub mod query;
 pub mod setup;
+pub mod stats;
 pub mod store;
 pub mod syslog;
-pub mod stats;

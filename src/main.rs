@@ -38,7 +38,6 @@ fn main() -> ExitCode {
         }
         Command::Views(command) => views(command),
         Command::DropCaches { mountpoint } => ask(&mountpoint, control::Request::DropCaches),
-        Command::Stats { mountpoint } => ask(&mountpoint, control::Request::Stats),
         Command::Get(args) => {
             logging::init(cli.verbose, cli.log_file.as_deref(), true);
             get::run(&args)
@@ -48,6 +47,7 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Man => help_docs::man_page(&mut std::io::stdout()).map_err(Into::into),
+        Command::Stats { mountpoint } => ask(&mountpoint, control::Request::Stats),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
