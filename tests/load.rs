@@ -208,7 +208,7 @@ fn soak_mixed_reads_under_faults_no_mismatch_no_leak() {
     let mut samples = Vec::new();
     let mut period = 0u64;
     while Instant::now() < deadline {
-        if period % 2 == 0 {
+        if period.is_multiple_of(2) {
             let fault = faults[(period / 2) as usize % faults.len()].clone();
             s3.set_faults(FaultPlan {
                 seed: period,
