@@ -55,7 +55,11 @@ fn tree_listing_paging_and_names() {
         .unwrap()
         .map(|e| e.unwrap().file_name())
         .collect();
-    assert_eq!(root, vec!["stpubdata"], "root lists the mounted buckets");
+    assert_eq!(
+        root,
+        vec!["stpubdata", ".mastfs"],
+        "root lists the mounted buckets, then the hidden status folder"
+    );
     let mut top: Vec<_> = fs::read_dir(m.path("stpubdata"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())

@@ -458,11 +458,11 @@ fn products_without_a_readable_copy_are_left_out_and_counted() {
         "listed rows:\n{manifest}"
     );
     assert!(
-        statuses.iter().any(|s| *s == "missing in S3"),
+        statuses.contains(&"missing in S3"),
         "products whose object is missing are counted in the manifest:\n{manifest}"
     );
     assert!(
-        statuses.iter().any(|s| *s == "not in cloud"),
+        statuses.contains(&"not in cloud"),
         "products without a cloud path are counted in the manifest:\n{manifest}"
     );
     assert!(
