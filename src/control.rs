@@ -43,9 +43,7 @@ pub fn socket_path(mountpoint: &Path) -> PathBuf {
         None => std::env::temp_dir().join(format!("mastfs-{}", nix::unistd::geteuid())),
     };
     let canonical = mountpoint.to_string_lossy();
-    let hash = canonical.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ b as u64).wrapping_mul(0x100_0000_01b3)
-    });
+    let hash = crate::namespace::views::fnv1a(canonical.as_bytes());
     dir.join(format!("{hash:016x}.sock"))
 }
 

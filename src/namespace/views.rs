@@ -476,7 +476,7 @@ impl Views {
 }
 
 /// FNV-1a: a stable hash for file names (std's hasher may change between releases).
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
     })
