@@ -201,6 +201,10 @@ fn mast_down_fresh_view_is_eio_persisted_view_still_lists() {
         3
     );
     drop(m);
+    for dir in ["cache/mastfs", "cache/mastfs/views"] {
+        let mode = fs::metadata(w.dir.path().join(dir)).unwrap().mode() & 0o777;
+        assert_eq!(mode, 0o700, "{dir} should be private to its owner");
+    }
 
     w.mast.stop();
     // A restart with MAST down: the persisted listing is served.

@@ -451,7 +451,7 @@ impl Views {
         };
         let write = || -> std::io::Result<()> {
             if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent)?;
+                crate::setup::create_private_dir(parent)?;
             }
             let tmp = path.with_extension("tmp");
             std::fs::write(&tmp, serde_json::to_vec(listing)?)?;
