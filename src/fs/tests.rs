@@ -68,7 +68,11 @@ async fn tree_from_keys_without_marker_objects() {
     );
     store.put("pub", "top.txt", "e", Bytes::from_static(b"t"));
     let fs = fs_over(store.clone(), &[("pub", None)]);
-    assert_eq!(names(&fs, ROOT_INO).await, vec!["pub"]);
+    assert_eq!(
+        names(&fs, ROOT_INO).await,
+        vec!["pub", ".mastfs"],
+        "root: the buckets, then the status folder"
+    );
     let bucket = fs.lookup(ROOT_INO, OsStr::new("pub")).await.unwrap();
     assert_eq!(names(&fs, bucket.ino).await, vec!["hst", "top.txt"]);
     let f = walk(&fs, "pub/hst/public/jbev/jbevet010/jbevet010_drz.fits")
@@ -166,7 +170,7 @@ async fn prefix_mounts_show_only_their_part_at_full_path() {
     );
     assert_eq!(
         names(&fs, ROOT_INO).await,
-        vec!["pub"],
+        vec!["pub", ".mastfs"],
         "two prefixes share one bucket folder"
     );
     let b = walk(&fs, "pub").await.unwrap();
