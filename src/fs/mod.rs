@@ -177,55 +177,30 @@ impl Fs {
     }
 
     fn attr_of(&self, ino: u64, kind: &NodeKind) -> Attr {
-        match kind {
+        let (kind, size, mtime) = match kind {
             NodeKind::Root
             | NodeKind::Dir { .. }
             | NodeKind::ViewsRoot
             | NodeKind::View { .. }
-            | NodeKind::StatusDir => Attr {
-                ino,
-                kind: Kind::Dir,
-                size: 0,
-                mtime: self.mounted_at,
-                perm: self.opts.dir_mode,
-                nlink: 2,
-                uid: self.opts.uid,
-                gid: self.opts.gid,
-                blksize: self.opts.blksize,
-            },
-            NodeKind::File { meta, .. } => Attr {
-                ino,
-                kind: Kind::File,
-                size: meta.size,
-                mtime: meta.last_modified,
-                perm: self.opts.file_mode,
-                nlink: 1,
-                uid: self.opts.uid,
-                gid: self.opts.gid,
-                blksize: self.opts.blksize,
-            },
-            NodeKind::StatsFile => Attr {
-                ino,
-                kind: Kind::File,
-                size: 0,
-                mtime: SystemTime::now(),
-                perm: self.opts.file_mode,
-                nlink: 1,
-                uid: self.opts.uid,
-                gid: self.opts.gid,
-                blksize: self.opts.blksize,
-            },
-            NodeKind::Virtual { data, mtime } => Attr {
-                ino,
-                kind: Kind::File,
-                size: data.len() as u64,
-                mtime: *mtime,
-                perm: self.opts.file_mode,
-                nlink: 1,
-                uid: self.opts.uid,
-                gid: self.opts.gid,
-                blksize: self.opts.blksize,
-            },
+            | NodeKind::StatusDir => (Kind::Dir, 0, self.mounted_at),
+            NodeKind::File { meta, .. } => (Kind::File, meta.size, meta.last_modified),
+            NodeKind::StatsFile => (Kind::File, 0, SystemTime::now()),
+            NodeKind::Virtual { data, mtime } => (Kind::File, data.len() as u64, *mtime),
+        };
+        let (perm, nlink) = match kind {
+            Kind::Dir => (self.opts.dir_mode, 2),
+            Kind::File => (self.opts.file_mode, 1),
+        };
+        Attr {
+            ino,
+            kind,
+            size,
+            mtime,
+            perm,
+            nlink,
+            uid: self.opts.uid,
+            gid: self.opts.gid,
+            blksize: self.opts.blksize,
         }
     }
 

@@ -239,14 +239,7 @@ impl Views {
                     }
                     return Ok(current.clone());
                 }
-                None => match &state.resolving {
-                    Some(r) => r.clone(),
-                    None => {
-                        let r = self.start_resolution(def.clone());
-                        state.resolving = Some(r.clone());
-                        r
-                    }
-                },
+                None => self.resolution_of(state, def.clone()),
             }
         };
         match tokio::time::timeout(self.wait, pending).await {
@@ -278,14 +271,7 @@ impl Views {
             let mut states = self.states.lock();
             let state = states.entry(name.to_string()).or_default();
             state.disk_checked = true;
-            match &state.resolving {
-                Some(r) => r.clone(),
-                None => {
-                    let r = self.start_resolution(def);
-                    state.resolving = Some(r.clone());
-                    r
-                }
-            }
+            self.resolution_of(state, def)
         };
         pending.await.map_err(|message| ViewError {
             errno: libc::EIO,
@@ -302,6 +288,14 @@ impl Views {
                 let _ = views.refresh(&name).await;
             });
         }
+    }
+
+    /// The resolution of `def` under way, or a new one started now.
+    fn resolution_of(self: &Arc<Self>, state: &mut ViewState, def: ViewDef) -> Resolving {
+        state
+            .resolving
+            .get_or_insert_with(|| self.start_resolution(def))
+            .clone()
     }
 
     fn start_resolution(self: &Arc<Self>, def: ViewDef) -> Resolving {
