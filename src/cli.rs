@@ -55,6 +55,9 @@ pub enum Command {
     /// Download files: s3:// URIs, files under a mount, or whole views, with parallel
     /// ranged GETs, resumable (DEST.part), verified (size, MD5 ETags).
     Get(crate::get::GetArgs),
+    /// Pull files into the disk cache before they are needed: files or folders under a
+    /// mount started with --disk-cache, or s3:// URIs and views without a mount.
+    Warm(crate::warm::WarmArgs),
     /// Print a shell completion script, e.g. `mastfs completions bash >
     /// /usr/share/bash-completion/completions/mastfs`.
     Completions {
@@ -131,6 +134,17 @@ pub struct MountArgs {
     /// How long listings and attributes are trusted, e.g. 10m, 1d [default: 1h].
     #[arg(long, value_name = "DURATION", help_heading = "Cache")]
     pub metadata_ttl: Option<String>,
+    /// Keep fetched blocks on disk across unmounts and restarts, in
+    /// $XDG_CACHE_HOME/mastfs/blocks (or ~/.cache/..., /var/cache/mastfs/blocks)
+    /// [env: MASTFS_CACHE_DIR turns it on at that folder].
+    #[arg(long, help_heading = "Cache")]
+    pub disk_cache: bool,
+    /// Keep fetched blocks on disk in DIR (owner-only; implies --disk-cache).
+    #[arg(long, value_name = "DIR", help_heading = "Cache")]
+    pub cache_dir: Option<PathBuf>,
+    /// Bound of the disk cache, e.g. 50GiB [default: 10GiB].
+    #[arg(long, value_name = "SIZE", help_heading = "Cache")]
+    pub disk_cache_size: Option<String>,
     /// A view given on the command line: "NAME CRITERION... [--products FILTER...]",
     /// in the syntax of `mastfs query` (repeatable).
     #[arg(long = "view", value_name = "SPEC", help_heading = "Views")]
@@ -163,6 +177,12 @@ pub struct MountArgs {
     /// ro, rw, dev, nodev, suid, nosuid, exec, noexec, _netdev, nofail, noauto, user, defaults.
     #[arg(short = 'o', value_name = "OPTS", help_heading = "Mount")]
     pub options: Vec<String>,
+    /// `-o log_file=FILE`: the global --log-file wins.
+    #[arg(skip)]
+    pub log_file_option: Option<PathBuf>,
+    /// `-o verbose` (repeatable) or `-o verbose=N`: added to the global -v count.
+    #[arg(skip)]
+    pub verbose_option: u8,
 }
 
 #[derive(Debug, Args)]
@@ -209,9 +229,30 @@ impl MountArgs {
                         };
                         *slot = slot.or(Some(id));
                     }
+                    "cache_dir" => {
+                        self.cache_dir = self.cache_dir.take().or(Some(need(value)?.into()))
+                    }
+                    "disk_cache_size" => {
+                        self.disk_cache_size = self.disk_cache_size.take().or(Some(need(value)?))
+                    }
+                    "mast_url" => self.mast_url = self.mast_url.take().or(Some(need(value)?)),
+                    "log_file" => {
+                        self.log_file_option =
+                            self.log_file_option.take().or(Some(need(value)?.into()))
+                    }
+                    "verbose" | "v" => {
+                        let level = match value {
+                            None => 1,
+                            Some(raw) => raw.parse::<u8>().map_err(|_| {
+                                format!("mount option 'verbose={raw}' needs a number (1-3)")
+                            })?,
+                        };
+                        self.verbose_option = self.verbose_option.saturating_add(level);
+                    }
                     "file_mode" => self.file_mode = self.file_mode.take().or(Some(need(value)?)),
                     "dir_mode" => self.dir_mode = self.dir_mode.take().or(Some(need(value)?)),
                     "force_path_style" => self.force_path_style = true,
+                    "disk_cache" => self.disk_cache = true,
                     "allow_other" => self.allow_other = true,
                     "foreground" => self.foreground = true,
                     // Accepted for fstab and mount(8); mastfs is always read-only, nodev, nosuid.
@@ -224,8 +265,9 @@ impl MountArgs {
                     other => {
                         return Err(format!(
                         "unknown mount option '{other}'; known: bucket=, config=, endpoint_url=, \
-                             region=, cache_size=, block_size=, metadata_ttl=, uid=, gid=, \
-                             file_mode=, dir_mode=, force_path_style, \
+                             region=, cache_size=, block_size=, metadata_ttl=, disk_cache, \
+                             cache_dir=, disk_cache_size=, mast_url=, log_file=, verbose, \
+                             uid=, gid=, file_mode=, dir_mode=, force_path_style, \
                              allow_other, foreground, and the generic ro, rw, nodev, nosuid, \
                              noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*"
                     ))
@@ -246,6 +288,9 @@ impl MountArgs {
             cache_size: self.cache_size.clone(),
             block_size: self.block_size.clone(),
             metadata_ttl: self.metadata_ttl.clone(),
+            disk_cache: self.disk_cache,
+            cache_dir: self.cache_dir.clone(),
+            disk_cache_size: self.disk_cache_size.clone(),
             mast_url: self.mast_url.clone(),
             views: self.views.clone(),
             uid: self.uid,
@@ -289,6 +334,33 @@ mod tests {
             Some("eu-west-1"),
             "an explicit flag wins over -o"
         );
+    }
+
+    #[test]
+    fn mount_options_cover_the_disk_cache_logging_and_mast() {
+        let mut m = mount_args(&[
+            "mastfs",
+            "mount",
+            "/mnt",
+            "-o",
+            "cache_dir=/var/cache/m,disk_cache_size=50GiB,mast_url=http://127.0.0.1:9/,\
+             log_file=/var/log/mastfs.log,verbose,verbose=2",
+        ]);
+        m.apply_mount_options().unwrap();
+        assert_eq!(m.cache_dir, Some(PathBuf::from("/var/cache/m")));
+        assert_eq!(m.disk_cache_size.as_deref(), Some("50GiB"));
+        assert_eq!(m.mast_url.as_deref(), Some("http://127.0.0.1:9/"));
+        assert_eq!(
+            m.log_file_option,
+            Some(PathBuf::from("/var/log/mastfs.log"))
+        );
+        assert_eq!(m.verbose_option, 3, "verbose + verbose=2");
+        let o = m.overrides();
+        assert_eq!(o.cache_dir, Some(PathBuf::from("/var/cache/m")));
+
+        let mut plain = mount_args(&["mastfs", "mount", "/mnt", "-o", "disk_cache"]);
+        plain.apply_mount_options().unwrap();
+        assert!(plain.overrides().disk_cache, "-o disk_cache turns it on");
     }
 
     #[test]

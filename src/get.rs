@@ -56,44 +56,67 @@ pub struct GetArgs {
     /// Plain progress lines even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
-    /// Config file (for [s3], [[buckets]] signed = true, [mast] and [[views]]).
-    #[arg(long, value_name = "FILE", help_heading = "Configuration")]
+    #[command(flatten)]
+    pub settings: SourceSettings,
+}
+
+/// The settings that reach S3 and MAST without a mount (`get`, `warm`): the mount's
+/// configuration, as flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configuration")]
+pub struct SourceSettings {
+    /// Config file (for [s3], [[buckets]] signed = true, [cache], [mast] and [[views]]).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// S3 endpoint [env: AWS_ENDPOINT_URL] [default: AWS].
-    #[arg(long, value_name = "URL", help_heading = "Configuration")]
+    #[arg(long, value_name = "URL")]
     pub endpoint_url: Option<String>,
     /// Address buckets as ENDPOINT/BUCKET.
-    #[arg(long, help_heading = "Configuration")]
+    #[arg(long)]
     pub force_path_style: bool,
     /// AWS region [env: AWS_REGION] [default: us-east-1].
-    #[arg(long, value_name = "R", help_heading = "Configuration")]
+    #[arg(long, value_name = "R")]
     pub region: Option<String>,
     /// MAST base URL, for view names [env: MASTFS_MAST_URL].
-    #[arg(long, value_name = "URL", help_heading = "Configuration")]
+    #[arg(long, value_name = "URL")]
     pub mast_url: Option<String>,
-    /// A view to download by name: "NAME CRITERION... [--products FILTER...]" (repeatable).
-    #[arg(long = "view", value_name = "SPEC", help_heading = "Configuration")]
+    /// A view to use by name: "NAME CRITERION... [--products FILTER...]" (repeatable).
+    #[arg(long = "view", value_name = "SPEC")]
     pub views: Vec<String>,
+}
+
+impl SourceSettings {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            force_path_style: self.force_path_style,
+            region: self.region.clone(),
+            mast_url: self.mast_url.clone(),
+            views: self.views.clone(),
+            ..Default::default()
+        }
+    }
 }
 
 /// One object to fetch and where it goes.
 #[derive(Clone, Debug)]
-struct Target {
-    bucket: String,
-    key: String,
+pub(crate) struct Target {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
     /// File name, with a subfolder for view layouts that have one.
-    name: PathBuf,
+    pub(crate) name: PathBuf,
 }
 
 impl Target {
-    fn uri(&self) -> String {
+    pub(crate) fn uri(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 }
 
 /// What a SOURCE turned into.
-struct Resolved {
-    targets: Vec<Target>,
+pub(crate) struct Resolved {
+    pub(crate) targets: Vec<Target>,
     /// A view always goes into a directory.
     is_view: bool,
 }
@@ -103,15 +126,7 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
     let part_size = config::parse_size(&args.part_size)
         .map_err(|e| anyhow!("--part-size {}: {e}", args.part_size))?
         .max(64 * 1024);
-    let cfg = config::load(&Overrides {
-        config_file: args.config.clone(),
-        endpoint_url: args.endpoint_url.clone(),
-        force_path_style: args.force_path_style,
-        region: args.region.clone(),
-        mast_url: args.mast_url.clone(),
-        views: args.views.clone(),
-        ..Default::default()
-    })?;
+    let cfg = config::load(&args.settings.overrides())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -170,7 +185,7 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
 
 // ---- sources --------------------------------------------------------------------------
 
-async fn resolve_source(source: &str, cfg: &Config) -> anyhow::Result<Resolved> {
+pub(crate) async fn resolve_source(source: &str, cfg: &Config) -> anyhow::Result<Resolved> {
     if let Some(rest) = source.strip_prefix("s3://") {
         let target = target_of_uri(rest)
             .ok_or_else(|| anyhow!("{source}: give s3://BUCKET/KEY (a key, not a prefix)"))?;
@@ -267,7 +282,7 @@ fn target_of_mounted_path(path: &Path) -> anyhow::Result<Target> {
 }
 
 /// Mount points of mastfs mounts, from the mount table.
-fn mastfs_mount_points() -> Vec<PathBuf> {
+pub(crate) fn mastfs_mount_points() -> Vec<PathBuf> {
     std::fs::read_to_string("/proc/self/mounts")
         .unwrap_or_default()
         .lines()
@@ -359,13 +374,14 @@ enum Outcome {
 }
 
 /// Progress: a bar on a terminal, plain lines otherwise.
-struct Progress {
+pub(crate) struct Progress {
     bar: Option<ProgressBar>,
-    started: Instant,
+    pub(crate) started: Instant,
 }
 
 impl Progress {
-    fn new(total_bytes: u64, files: usize, fancy: bool) -> Progress {
+    /// `command` names the command in the plain lines (`mastfs get`, `mastfs warm`).
+    pub(crate) fn new(command: &str, total_bytes: u64, files: usize, fancy: bool) -> Progress {
         let bar = (fancy && std::io::stderr().is_terminal()).then(|| {
             let bar = ProgressBar::new(total_bytes);
             let style = ProgressStyle::with_template(
@@ -379,7 +395,7 @@ impl Progress {
         });
         if bar.is_none() {
             eprintln!(
-                "mastfs get: {files} file(s), {}",
+                "{command}: {files} file(s), {}",
                 bytesize::ByteSize(total_bytes)
             );
         }
@@ -389,7 +405,7 @@ impl Progress {
         }
     }
 
-    fn advance(&self, bytes: u64) {
+    pub(crate) fn advance(&self, bytes: u64) {
         if let Some(bar) = &self.bar {
             bar.inc(bytes);
         }
@@ -402,7 +418,7 @@ impl Progress {
         }
     }
 
-    fn file_done(&self, done: usize, files: usize, line: String) {
+    pub(crate) fn file_done(&self, done: usize, files: usize, line: String) {
         match &self.bar {
             Some(bar) => {
                 bar.set_message(format!("{done}/{files} files"));
@@ -412,7 +428,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self, line: String) {
+    pub(crate) fn finish(&self, line: String) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
@@ -456,7 +472,7 @@ async fn download_all(
     }
     let files = jobs.len();
     let total: u64 = jobs.iter().map(|(_, _, m)| m.size).sum();
-    let progress = Progress::new(total, files, fancy);
+    let progress = Progress::new("mastfs get", total, files, fancy);
     // Several small files at once; each file's ranged GETs share `jobs` between them.
     let file_parallel = options.jobs.min(files).clamp(1, 4);
     let per_file = Options {

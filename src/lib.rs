@@ -24,3 +24,4 @@ pub mod setup;
 pub mod stats;
 pub mod store;
 pub mod syslog;
+pub mod warm;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use mastfs::cli::{Cli, Command, ViewsCommand};
-use mastfs::{config, control, get, help_docs, logging, mount, query};
+use mastfs::{config, control, get, help_docs, logging, mount, query, warm};
 
 fn main() -> ExitCode {
     // `mastfs SOURCE MOUNTPOINT -o OPTS` (mount.fuse3, fstab) becomes `mastfs mount ...`.
@@ -26,7 +26,8 @@ fn main() -> ExitCode {
                 foreground: args.foreground,
                 allow_other: args.allow_other,
             };
-            let (verbose, log_file) = (cli.verbose, cli.log_file.clone());
+            let verbose = cli.verbose.saturating_add(args.verbose_option);
+            let log_file = cli.log_file.clone().or(args.log_file_option.clone());
             mount::run(request, |foreground| {
                 logging::init(verbose, log_file.as_deref(), foreground)
             })
@@ -41,6 +42,10 @@ fn main() -> ExitCode {
         Command::Get(args) => {
             logging::init(cli.verbose, cli.log_file.as_deref(), true);
             get::run(&args)
+        }
+        Command::Warm(args) => {
+            logging::init(cli.verbose, cli.log_file.as_deref(), true);
+            warm::run(&args)
         }
         Command::Completions { shell } => {
             help_docs::completions(shell, &mut std::io::stdout());

@@ -300,6 +300,13 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
     if control_socket_id.is_some() && file_id(&socket) == control_socket_id {
         let _ = std::fs::remove_file(&socket);
     }
+    // Blocks fetched last are still being written to the disk cache: let them land, so the
+    // next mount finds them (bounded: a stuck disk must not hold up the exit for long).
+    if fs.cache().disk().is_some()
+        && !runtime.block_on(fs.cache().flush_disk(Duration::from_secs(10)))
+    {
+        tracing::warn!("disk cache writes still pending after 10 s; some blocks were not kept");
+    }
     runtime.shutdown_timeout(Duration::from_secs(2));
     Ok(())
 }

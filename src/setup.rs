@@ -10,26 +10,16 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use mastfs_mast::{ClientOptions, ColumnConfig, MastClient, ViewQuery};
 
-use crate::cache::BlockCache;
-use crate::config::{Config, ViewConfig};
+use crate::cache::{BlockCache, DiskCache};
+use crate::config::{Config, DiskCacheConfig, ViewConfig};
 use crate::fs::{Fs, FsOptions};
 use crate::namespace::buckets::BucketTrees;
 use crate::namespace::views::{ViewDef, Views};
 use crate::store::{ObjectStore, S3Store, S3StoreOptions, StoreCounters};
 
-/// Where mastfs keeps what should survive a restart (persisted views, column
-/// configuration): `$XDG_CACHE_HOME/mastfs`, `~/.cache/mastfs`, or `/var/cache/mastfs`
-/// without a home folder.
+/// Where mastfs keeps what should survive a restart: see [`config::default_cache_root`].
 pub fn cache_dir() -> PathBuf {
-    let env = |k: &str| {
-        std::env::var_os(k)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-    };
-    env("XDG_CACHE_HOME")
-        .or_else(|| env("HOME").map(|h| h.join(".cache")))
-        .map(|d| d.join("mastfs"))
-        .unwrap_or_else(|| PathBuf::from("/var/cache/mastfs"))
+    crate::config::default_cache_root(&|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
 }
 
 /// Creates `dir` (and missing parents) readable by its owner only: what mastfs keeps there
@@ -133,6 +123,15 @@ pub fn view_defs(views: &[ViewConfig], columns: &ColumnConfig) -> anyhow::Result
     Ok(defs)
 }
 
+/// Opens the disk cache folder (scanning it can take a moment for a large cache).
+pub async fn open_disk_cache(cfg: &DiskCacheConfig) -> anyhow::Result<DiskCache> {
+    let (dir, size) = (cfg.dir.clone(), cfg.size);
+    tokio::task::spawn_blocking(move || DiskCache::open(&dir, size))
+        .await
+        .context("disk cache scan failed")?
+        .context("disk cache unusable (fix the folder, or mount without --disk-cache/--cache-dir)")
+}
+
 /// Everything a mount serves.
 pub struct Layers {
     pub fs: Arc<Fs>,
@@ -163,7 +162,11 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
             cfg.mast.wait,
         ))
     };
-    let cache = BlockCache::new(store, cfg.cache.block_size, cfg.cache.size);
+    let disk = match &cfg.cache.disk {
+        Some(d) => Some(Arc::new(open_disk_cache(d).await?)),
+        None => None,
+    };
+    let cache = BlockCache::with_disk(store, cfg.cache.block_size, cfg.cache.size, disk);
     let fs_opts = FsOptions {
         uid: cfg
             .access

@@ -41,6 +41,29 @@ pub fn snapshot(fs: &Fs) -> Value {
             })
         })
         .collect();
+    let disk = match fs.cache().disk() {
+        None => json!({ "enabled": false }),
+        Some(d) => {
+            let dc = &d.counters;
+            let (bytes, files) = d.usage();
+            json!({
+                "enabled": true,
+                "dir": d.dir(),
+                "capacity_bytes": d.capacity(),
+                "used_bytes": bytes,
+                "files": files,
+                "pending_write_bytes": fs.cache().pending_disk_bytes(),
+                "hits": load(&dc.hits),
+                "misses": load(&dc.misses),
+                "writes": load(&dc.writes),
+                "evictions": load(&dc.evictions),
+                "rejected": load(&dc.rejected),
+                "errors": load(&dc.errors),
+                "bytes_read": load(&dc.bytes_read),
+                "bytes_written": load(&dc.bytes_written),
+            })
+        }
+    };
     json!({
         "mounted_at": epoch(fs.mounted_at()),
         "requests": {
@@ -63,6 +86,7 @@ pub fn snapshot(fs: &Fs) -> Value {
             "capacity_bytes": fs.cache().capacity(),
             "block_size": fs.cache().block_size(),
         },
+        "disk_cache": disk,
         "memory": {
             "rss_bytes": proc_status_kib("VmRSS").map(|k| k * 1024),
             "peak_rss_bytes": proc_status_kib("VmHWM").map(|k| k * 1024),

@@ -5,7 +5,12 @@
 //! whole mount. A missing block is fetched by exactly one ranged GET however many readers
 //! want it (single flight); the fetch runs as its own task, so it completes and fills the
 //! cache even when the reader that started it goes away (that is also how read-ahead works).
+//!
+//! With a disk cache attached, a missing block is looked for on disk before it is fetched,
+//! and every fetched block is written to disk behind the reader's back (write-behind, so a
+//! read never waits for the disk unless too many writes are pending).
 
+pub mod disk;
 mod readahead;
 
 use std::collections::HashMap;
@@ -18,6 +23,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use lru::LruCache;
 use parking_lot::Mutex;
 
+pub use disk::{DiskBlock, DiskCache};
 pub use readahead::ReadAhead;
 
 use crate::store::{ObjectStore, StoreError, StoreErrorKind};
@@ -62,18 +68,35 @@ pub struct CacheCounters {
     pub bytes_served: AtomicU64,
 }
 
+/// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
+/// bounds the memory the write-behind can hold once blocks leave the LRU.
+const MAX_PENDING_DISK_WRITES: u64 = 64 << 20;
+
 /// The mount-wide block cache.
 pub struct BlockCache {
     store: Arc<dyn ObjectStore>,
     block_size: u64,
     capacity: u64,
     inner: Mutex<Inner>,
+    disk: Option<Arc<DiskCache>>,
+    /// Bytes handed to the disk and not yet written.
+    pending_disk_bytes: Arc<AtomicU64>,
     pub counters: CacheCounters,
 }
 
 impl BlockCache {
     /// A cache of at most `capacity` bytes of blocks of `block_size` bytes.
     pub fn new(store: Arc<dyn ObjectStore>, block_size: u64, capacity: u64) -> Arc<BlockCache> {
+        BlockCache::with_disk(store, block_size, capacity, None)
+    }
+
+    /// The same, backed by a persistent disk cache when `disk` is given.
+    pub fn with_disk(
+        store: Arc<dyn ObjectStore>,
+        block_size: u64,
+        capacity: u64,
+        disk: Option<Arc<DiskCache>>,
+    ) -> Arc<BlockCache> {
         Arc::new(BlockCache {
             store,
             block_size: block_size.max(4096),
@@ -84,6 +107,8 @@ impl BlockCache {
                 reserved: 0,
                 in_flight: HashMap::new(),
             }),
+            disk,
+            pending_disk_bytes: Arc::new(AtomicU64::new(0)),
             counters: CacheCounters::default(),
         })
     }
@@ -94,6 +119,28 @@ impl BlockCache {
 
     pub fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    pub fn disk(&self) -> Option<&Arc<DiskCache>> {
+        self.disk.as_ref()
+    }
+
+    /// Bytes of fetched blocks not yet written to the disk cache.
+    pub fn pending_disk_bytes(&self) -> u64 {
+        self.pending_disk_bytes.load(Ordering::Acquire)
+    }
+
+    /// Waits (at most `limit`) until every block handed to the disk is written: before
+    /// unmounting, so that the next mount finds what this one fetched.
+    pub async fn flush_disk(&self, limit: std::time::Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + limit;
+        while self.pending_disk_bytes.load(Ordering::Acquire) > 0 {
+            if tokio::time::Instant::now() >= deadline {
+                return false;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        true
     }
 
     /// Bytes of block data held right now.
@@ -198,10 +245,7 @@ impl BlockCache {
         let cache = Arc::clone(self);
         let task_key = key.clone();
         let task = tokio::spawn(async move {
-            let result = cache
-                .store
-                .get_range(&task_key.bucket, &task_key.key, &task_key.etag, range)
-                .await;
+            let result = cache.load_block(&task_key, range).await;
             cache.finish(task_key, reserve, &result);
             result
         });
@@ -221,6 +265,51 @@ impl BlockCache {
             .shared();
         inner.in_flight.insert(key, fetch.clone());
         fetch
+    }
+
+    /// One block from the disk cache, else from the store (then written to disk).
+    async fn load_block(&self, key: &BlockKey, range: Range<u64>) -> Result<Bytes, StoreError> {
+        let Some(disk) = self.disk.clone() else {
+            return self
+                .store
+                .get_range(&key.bucket, &key.key, &key.etag, range)
+                .await;
+        };
+        let expected = range.end - range.start;
+        let (owned_key, block_size) = (key.clone(), self.block_size);
+        let on_disk = tokio::task::spawn_blocking(move || {
+            disk.load(&disk_block(&owned_key, block_size), expected)
+        })
+        .await
+        .ok()
+        .flatten();
+        if let Some(data) = on_disk {
+            return Ok(data);
+        }
+        let data = self
+            .store
+            .get_range(&key.bucket, &key.key, &key.etag, range)
+            .await?;
+        self.write_behind(key, &data).await;
+        Ok(data)
+    }
+
+    /// Hands a fetched block to the disk; waits for the write only when too much is pending.
+    async fn write_behind(&self, key: &BlockKey, data: &Bytes) {
+        let Some(disk) = self.disk.clone() else {
+            return;
+        };
+        let len = data.len() as u64;
+        let pending = self.pending_disk_bytes.clone();
+        let before = pending.fetch_add(len, Ordering::AcqRel);
+        let (owned_key, block_size, owned_data) = (key.clone(), self.block_size, data.clone());
+        let write = tokio::task::spawn_blocking(move || {
+            disk.store(&disk_block(&owned_key, block_size), &owned_data);
+            pending.fetch_sub(len, Ordering::AcqRel);
+        });
+        if before + len > MAX_PENDING_DISK_WRITES {
+            let _ = write.await;
+        }
     }
 
     /// Moves a finished fetch from in-flight into the LRU, evicting to stay within budget.
@@ -251,6 +340,16 @@ impl BlockCache {
                 None => break,
             }
         }
+    }
+}
+
+fn disk_block(key: &BlockKey, block_size: u64) -> DiskBlock<'_> {
+    DiskBlock {
+        bucket: &key.bucket,
+        key: &key.key,
+        etag: &key.etag,
+        block_size,
+        index: key.index,
     }
 }
 

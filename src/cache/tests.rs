@@ -212,3 +212,56 @@ async fn prefetch_fills_the_cache_without_a_reader() {
         "read after prefetch refetched"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_cache_on_the_same_disk_folder_fetches_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(MemoryStore::new());
+    let data = pattern(10_000, 3);
+    store.put("b", "k", "e1", data.clone());
+    let o = obj("k", "e1", data.len());
+
+    let disk = Arc::new(DiskCache::open(dir.path(), 1 << 20).unwrap());
+    let first = BlockCache::with_disk(store.clone(), 4096, 1 << 20, Some(disk));
+    let got = first.read(&o, 0, 10_000).await.unwrap();
+    assert!(got[..] == data[..], "first read differs from the source");
+    assert!(
+        first.flush_disk(Duration::from_secs(5)).await,
+        "disk writes still pending after 5 s"
+    );
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        3,
+        "GETs of the first read"
+    );
+    drop(first);
+
+    // A new process: fresh memory cache, same folder.
+    let disk = Arc::new(DiskCache::open(dir.path(), 1 << 20).unwrap());
+    let second = BlockCache::with_disk(store.clone(), 4096, 1 << 20, Some(disk.clone()));
+    let got = second.read(&o, 100, 9_000).await.unwrap();
+    assert!(
+        got[..] == data[100..9_100],
+        "read from disk differs from the source"
+    );
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        3,
+        "the second cache fetched from the store instead of the disk"
+    );
+    assert_eq!(disk.counters.hits.load(Ordering::Relaxed), 3, "disk hits");
+
+    // Another version of the object must not be served from the old version's blocks.
+    let newer = pattern(10_000, 9);
+    store.put("b", "k", "e2", newer.clone());
+    let got = second
+        .read(&obj("k", "e2", newer.len()), 0, 10_000)
+        .await
+        .unwrap();
+    assert!(got[..] == newer[..], "new version served old bytes");
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        6,
+        "GETs after the ETag changed"
+    );
+}

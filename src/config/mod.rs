@@ -66,6 +66,15 @@ pub struct CacheConfig {
     pub negative_ttl: Duration,
     /// Largest read-ahead window of a sequential reader.
     pub max_readahead: u64,
+    /// The persistent block cache, when enabled.
+    pub disk: Option<DiskCacheConfig>,
+}
+
+/// The on-disk block cache: where, and how large it may grow.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiskCacheConfig {
+    pub dir: PathBuf,
+    pub size: u64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -105,6 +114,11 @@ pub struct Overrides {
     pub cache_size: Option<String>,
     pub block_size: Option<String>,
     pub metadata_ttl: Option<String>,
+    /// Turn the disk cache on at its default folder.
+    pub disk_cache: bool,
+    /// Turn the disk cache on at this folder.
+    pub cache_dir: Option<PathBuf>,
+    pub disk_cache_size: Option<String>,
     pub mast_url: Option<String>,
     /// Views from the command line, each "NAME CRITERION... [--products FILTER...]".
     pub views: Vec<String>,
@@ -175,6 +189,10 @@ struct FileCache {
     metadata_ttl: Option<String>,
     negative_ttl: Option<String>,
     max_readahead: Option<String>,
+    /// Keep fetched blocks on disk across mounts (default: false, or true when `dir` is set).
+    disk: Option<bool>,
+    dir: Option<PathBuf>,
+    disk_size: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -380,6 +398,7 @@ fn build(
         )?,
         negative_ttl: duration_or("cache.negative_ttl", &file.cache.negative_ttl, "1m")?,
         max_readahead: size_or("cache.max_readahead", &file.cache.max_readahead, "64MiB")?,
+        disk: disk_cache_config(&file.cache, o, env)?,
     };
     if cache.block_size < 4096 || cache.block_size > 64 << 20 {
         return Err(ConfigError::Invalid(format!(
@@ -445,6 +464,51 @@ fn build(
         access,
         source,
     })
+}
+
+/// Where mastfs keeps what should survive a restart (persisted views, the column
+/// configuration, the disk cache): `$XDG_CACHE_HOME/mastfs`, `~/.cache/mastfs`, or
+/// `/var/cache/mastfs` without a home folder (as under mount(8) or systemd).
+pub fn default_cache_root(env: &dyn Fn(&str) -> Option<String>) -> PathBuf {
+    env("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("mastfs"))
+        .unwrap_or_else(|| PathBuf::from("/var/cache/mastfs"))
+}
+
+/// The disk cache is on when a flag, `MASTFS_CACHE_DIR` or the file asks for it; its folder
+/// is made absolute now, since a daemon may change its working folder.
+fn disk_cache_config(
+    file: &FileCache,
+    o: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Option<DiskCacheConfig>, ConfigError> {
+    let env_dir = env("MASTFS_CACHE_DIR").map(PathBuf::from);
+    let enabled = o.disk_cache
+        || o.cache_dir.is_some()
+        || env_dir.is_some()
+        || file.disk.unwrap_or(file.dir.is_some());
+    if !enabled {
+        return Ok(None);
+    }
+    let dir = o
+        .cache_dir
+        .clone()
+        .or(env_dir)
+        .or_else(|| file.dir.clone())
+        .unwrap_or_else(|| default_cache_root(env).join("blocks"));
+    let dir = std::path::absolute(&dir)
+        .map_err(|e| ConfigError::Invalid(format!("cache dir {}: {e}", dir.display())))?;
+    let size = size_or(
+        "cache.disk_size",
+        &o.disk_cache_size
+            .clone()
+            .or_else(|| env("MASTFS_DISK_CACHE_SIZE"))
+            .or_else(|| file.disk_size.clone()),
+        "10GiB",
+    )?;
+    Ok(Some(DiskCacheConfig { dir, size }))
 }
 
 /// Octal permission bits (`444`, `0440`, `0o555`); write bits are refused, since the mount

@@ -356,3 +356,99 @@ fn more_bad_input_is_explained() {
         );
     }
 }
+
+#[test]
+fn the_disk_cache_is_off_unless_asked_for() {
+    let c = load_with(&Overrides::default(), &env_of(&[("HOME", "/home/a")])).unwrap();
+    assert_eq!(c.cache.disk, None, "disk cache without being asked");
+
+    let c = load_with(
+        &Overrides {
+            disk_cache: true,
+            ..Default::default()
+        },
+        &env_of(&[("XDG_CACHE_HOME", "/x/cache"), ("HOME", "/home/a")]),
+    )
+    .unwrap();
+    assert_eq!(
+        c.cache.disk,
+        Some(DiskCacheConfig {
+            dir: PathBuf::from("/x/cache/mastfs/blocks"),
+            size: 10 << 30
+        }),
+        "--disk-cache: default folder and size"
+    );
+
+    let c = load_with(&Overrides::default(), &env_of(&[])).unwrap();
+    assert_eq!(c.cache.disk, None);
+    let no_home = load_with(
+        &Overrides {
+            disk_cache: true,
+            ..Default::default()
+        },
+        &env_of(&[]),
+    )
+    .unwrap();
+    assert_eq!(
+        no_home.cache.disk.map(|d| d.dir),
+        Some(PathBuf::from("/var/cache/mastfs/blocks")),
+        "without HOME (mount(8), systemd)"
+    );
+}
+
+#[test]
+fn disk_cache_folder_and_size_follow_flags_env_file() {
+    let text = "[cache]\ndir = \"/file/dir\"\ndisk_size = \"2GiB\"\n";
+    let from_file = load_text(text, Overrides::default(), &[]).unwrap();
+    assert_eq!(
+        from_file.cache.disk,
+        Some(DiskCacheConfig {
+            dir: PathBuf::from("/file/dir"),
+            size: 2 << 30
+        }),
+        "a dir in the file turns the disk cache on"
+    );
+    let off = load_text(
+        "[cache]\ndisk = false\ndir = \"/file/dir\"\n",
+        Overrides::default(),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(off.cache.disk, None, "disk = false wins over dir");
+    let env = load_text(
+        text,
+        Overrides::default(),
+        &[("MASTFS_CACHE_DIR", "/env/dir")],
+    )
+    .unwrap();
+    assert_eq!(
+        env.cache.disk.map(|d| d.dir),
+        Some(PathBuf::from("/env/dir"))
+    );
+    let flag = load_text(
+        text,
+        Overrides {
+            cache_dir: Some("/flag/dir".into()),
+            disk_cache_size: Some("3GiB".into()),
+            ..Default::default()
+        },
+        &[("MASTFS_CACHE_DIR", "/env/dir")],
+    )
+    .unwrap();
+    assert_eq!(
+        flag.cache.disk,
+        Some(DiskCacheConfig {
+            dir: PathBuf::from("/flag/dir"),
+            size: 3 << 30
+        }),
+        "flags win over environment and file"
+    );
+    let err = load_text(
+        "[cache]\ndisk = true\ndisk_size = \"lots\"\n",
+        Overrides::default(),
+        &[],
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(err.contains("cache.disk_size"), "got: {err}");
+}
