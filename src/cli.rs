@@ -160,6 +160,10 @@ pub struct MountArgs {
     /// `user_allow_other` in /etc/fuse.conf).
     #[arg(long, help_heading = "Mount")]
     pub allow_other: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics, e.g. 127.0.0.1:9464
+    /// [env: MASTFS_METRICS_ADDR].
+    #[arg(long, value_name = "ADDR", help_heading = "Mount")]
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Owner of every file and directory [default: the mounting user].
     #[arg(long, value_name = "UID", help_heading = "Access")]
     pub uid: Option<u32>,
@@ -236,6 +240,13 @@ impl MountArgs {
                         self.disk_cache_size = self.disk_cache_size.take().or(Some(need(value)?))
                     }
                     "mast_url" => self.mast_url = self.mast_url.take().or(Some(need(value)?)),
+                    "metrics_addr" => {
+                        let raw = need(value)?;
+                        let addr = raw.parse().map_err(|_| {
+                            format!("mount option 'metrics_addr={raw}' needs IP:PORT, e.g. 127.0.0.1:9464")
+                        })?;
+                        self.metrics_addr = self.metrics_addr.or(Some(addr));
+                    }
                     "log_file" => {
                         self.log_file_option =
                             self.log_file_option.take().or(Some(need(value)?.into()))
@@ -266,7 +277,7 @@ impl MountArgs {
                         return Err(format!(
                         "unknown mount option '{other}'; known: bucket=, config=, endpoint_url=, \
                              region=, cache_size=, block_size=, metadata_ttl=, disk_cache, \
-                             cache_dir=, disk_cache_size=, mast_url=, log_file=, verbose, \
+                             cache_dir=, disk_cache_size=, mast_url=, metrics_addr=, log_file=, verbose, \
                              uid=, gid=, file_mode=, dir_mode=, force_path_style, \
                              allow_other, foreground, and the generic ro, rw, nodev, nosuid, \
                              noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*"
@@ -344,6 +355,7 @@ mod tests {
             "/mnt",
             "-o",
             "cache_dir=/var/cache/m,disk_cache_size=50GiB,mast_url=http://127.0.0.1:9/,\
+             metrics_addr=127.0.0.1:9464,\
              log_file=/var/log/mastfs.log,verbose,verbose=2",
         ]);
         m.apply_mount_options().unwrap();
@@ -355,6 +367,7 @@ mod tests {
             Some(PathBuf::from("/var/log/mastfs.log"))
         );
         assert_eq!(m.verbose_option, 3, "verbose + verbose=2");
+        assert_eq!(m.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
         let o = m.overrides();
         assert_eq!(o.cache_dir, Some(PathBuf::from("/var/cache/m")));
 

@@ -16,6 +16,7 @@ pub mod get;
 pub mod help_docs;
 pub mod helper_args;
 pub mod logging;
+pub mod metrics;
 pub mod mount;
 pub mod namespace;
 pub mod notify;

@@ -17,21 +17,35 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Mount(mut args) => (|| {
-            args.apply_mount_options().map_err(anyhow::Error::msg)?;
-            let config = config::load(&args.overrides())?;
-            let request = mount::MountRequest {
+        Command::Mount(mut args) => {
+            (|| {
+                args.apply_mount_options().map_err(anyhow::Error::msg)?;
+                let config = config::load(&args.overrides())?;
+                let request = mount::MountRequest {
                 mountpoint: args.mountpoint.clone(),
                 config,
                 foreground: args.foreground,
                 allow_other: args.allow_other,
+                metrics_addr: match args.metrics_addr {
+                    Some(addr) => Some(addr),
+                    None => std::env::var("MASTFS_METRICS_ADDR")
+                        .ok()
+                        .filter(|v| !v.is_empty())
+                        .map(|v| {
+                            v.parse().map_err(|_| {
+                                anyhow::anyhow!("MASTFS_METRICS_ADDR={v}: give IP:PORT, e.g. 127.0.0.1:9464")
+                            })
+                        })
+                        .transpose()?,
+                },
             };
-            let verbose = cli.verbose.saturating_add(args.verbose_option);
-            let log_file = cli.log_file.clone().or(args.log_file_option.clone());
-            mount::run(request, |foreground| {
-                logging::init(verbose, log_file.as_deref(), foreground)
-            })
-        })(),
+                let verbose = cli.verbose.saturating_add(args.verbose_option);
+                let log_file = cli.log_file.clone().or(args.log_file_option.clone());
+                mount::run(request, |foreground| {
+                    logging::init(verbose, log_file.as_deref(), foreground)
+                })
+            })()
+        }
         Command::Unmount(args) => mount::unmount(&args.mountpoint, args.lazy),
         Command::Query(args) => {
             logging::init(cli.verbose, cli.log_file.as_deref(), true);

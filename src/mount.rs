@@ -22,6 +22,8 @@ pub struct MountRequest {
     pub config: Config,
     pub foreground: bool,
     pub allow_other: bool,
+    /// Where to serve Prometheus metrics, if anywhere.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// What kind of thing sits at a path, as far as mounting is concerned.
@@ -220,6 +222,10 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
             tracing::warn!(
                 "no control socket ({e:#}); `mastfs views refresh` will not reach this mount"
             );
+        }
+        if let Some(addr) = req.metrics_addr {
+            let _context = runtime.enter();
+            crate::metrics::serve(addr, fs.clone())?;
         }
         let adapter = FuseAdapter::new(fs.clone(), runtime.handle().clone());
         let mut fuse_config = fuser::Config::default();

@@ -1,0 +1,337 @@
+//! The optional Prometheus endpoint (`--metrics-addr 127.0.0.1:PORT`): `GET /metrics`
+//! answers the mount's statistics in the Prometheus text format (version 0.0.4).
+//!
+//! The numbers are the ones `mastfs stats` shows: the text is made from the same JSON
+//! snapshot ([`crate::stats::snapshot`]), so the two can never disagree.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+use crate::fs::Fs;
+
+/// Binds `addr` now (so a taken port fails the mount with a clear message) and serves
+/// `/metrics` on the current runtime until the process ends. Returns the bound address.
+pub fn serve(addr: SocketAddr, fs: Arc<Fs>) -> anyhow::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("cannot listen for metrics on {addr} (--metrics-addr)"))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    if !bound.ip().is_loopback() {
+        tracing::warn!(
+            "metrics endpoint on {bound} is reachable from other machines; \
+             prefer 127.0.0.1:PORT behind your scraper"
+        );
+    }
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let fs = fs.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req| {
+                    let fs = fs.clone();
+                    async move { Ok::<_, Infallible>(respond(&req, &fs)) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    tracing::info!("metrics on http://{bound}/metrics");
+    Ok(bound)
+}
+
+fn respond<B>(req: &Request<B>, fs: &Fs) -> Response<Full<Bytes>> {
+    let reply = |status: StatusCode, content_type: &str, body: String| {
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        if let Ok(v) = content_type.parse() {
+            response
+                .headers_mut()
+                .insert(hyper::header::CONTENT_TYPE, v);
+        }
+        response
+    };
+    match (req.method(), req.uri().path()) {
+        (&hyper::Method::GET | &hyper::Method::HEAD, "/metrics") => reply(
+            StatusCode::OK,
+            "text/plain; version=0.0.4; charset=utf-8",
+            prometheus_text(&crate::stats::snapshot(fs)),
+        ),
+        (_, "/metrics") => reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain",
+            "only GET /metrics\n".into(),
+        ),
+        _ => reply(
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            "mastfs serves only /metrics here\n".into(),
+        ),
+    }
+}
+
+/// One metric family: name, type, help and its samples (labels, value).
+struct Family<'a> {
+    name: String,
+    kind: &'a str,
+    help: &'a str,
+    samples: Vec<(String, f64)>,
+}
+
+/// The Prometheus text of a stats snapshot.
+pub fn prometheus_text(s: &Value) -> String {
+    let num = |v: &Value| v.as_f64();
+    let one = |name: &str, kind, help, v: &Value| Family {
+        name: name.to_string(),
+        kind,
+        help,
+        samples: num(v).map(|x| (String::new(), x)).into_iter().collect(),
+    };
+    let requests = &s["requests"];
+    let cache = &s["cache"];
+    let disk = &s["disk_cache"];
+    let mut families = vec![
+        Family {
+            name: "mastfs_s3_requests_total".into(),
+            kind: "counter",
+            help: "S3 requests sent, by kind.",
+            samples: ["list", "head", "get"]
+                .iter()
+                .filter_map(|k| Some((format!("kind=\"{k}\""), num(&requests[*k])?)))
+                .collect(),
+        },
+        one(
+            "mastfs_s3_retries_total",
+            "counter",
+            "S3 requests retried after a transient failure.",
+            &requests["retries"],
+        ),
+        one(
+            "mastfs_s3_requests_in_flight",
+            "gauge",
+            "S3 requests under way.",
+            &requests["in_flight"],
+        ),
+        one(
+            "mastfs_fetched_bytes_total",
+            "counter",
+            "Bytes received from S3 object bodies.",
+            &s["bytes_fetched"],
+        ),
+        one(
+            "mastfs_served_bytes_total",
+            "counter",
+            "Bytes handed to readers.",
+            &s["bytes_served"],
+        ),
+        one(
+            "mastfs_cache_hits_total",
+            "counter",
+            "Block reads answered from memory.",
+            &cache["hits"],
+        ),
+        one(
+            "mastfs_cache_misses_total",
+            "counter",
+            "Block reads that started a fetch.",
+            &cache["misses"],
+        ),
+        one(
+            "mastfs_cache_joined_total",
+            "counter",
+            "Block reads that waited for a fetch already under way.",
+            &cache["joined_in_flight"],
+        ),
+        one(
+            "mastfs_cache_evictions_total",
+            "counter",
+            "Blocks evicted from memory to stay within the budget.",
+            &cache["evictions"],
+        ),
+        one(
+            "mastfs_cache_prefetched_blocks_total",
+            "counter",
+            "Blocks fetched ahead of sequential readers.",
+            &cache["prefetched_blocks"],
+        ),
+        one(
+            "mastfs_cache_resident_bytes",
+            "gauge",
+            "Bytes of blocks held in memory.",
+            &cache["resident_bytes"],
+        ),
+        one(
+            "mastfs_cache_capacity_bytes",
+            "gauge",
+            "Memory budget for blocks.",
+            &cache["capacity_bytes"],
+        ),
+        one(
+            "mastfs_resident_memory_bytes",
+            "gauge",
+            "Resident memory of the daemon.",
+            &s["memory"]["rss_bytes"],
+        ),
+        one(
+            "mastfs_open_files",
+            "gauge",
+            "Files open through the mount.",
+            &s["open_files"],
+        ),
+    ];
+    if disk["enabled"] == Value::Bool(true) {
+        for (name, key, kind, help) in [
+            ("hits_total", "hits", "counter", "Blocks read from disk."),
+            ("misses_total", "misses", "counter", "Blocks not on disk."),
+            ("writes_total", "writes", "counter", "Blocks written."),
+            (
+                "evictions_total",
+                "evictions",
+                "counter",
+                "Block files evicted.",
+            ),
+            (
+                "rejected_total",
+                "rejected",
+                "counter",
+                "Block files that failed their check.",
+            ),
+            ("errors_total", "errors", "counter", "Disk I/O errors."),
+            ("used_bytes", "used_bytes", "gauge", "Bytes on disk."),
+            ("capacity_bytes", "capacity_bytes", "gauge", "Disk bound."),
+        ] {
+            families.push(Family {
+                name: format!("mastfs_disk_cache_{name}"),
+                kind,
+                help,
+                samples: num(&disk[key])
+                    .map(|x| (String::new(), x))
+                    .into_iter()
+                    .collect(),
+            });
+        }
+    }
+    let views = s["views"].as_array().cloned().unwrap_or_default();
+    let view_label = |v: &Value| {
+        format!(
+            "view=\"{}\"",
+            escape_label(v["name"].as_str().unwrap_or(""))
+        )
+    };
+    families.push(Family {
+        name: "mastfs_view_entries".into(),
+        kind: "gauge",
+        help: "Files in each view's last listing.",
+        samples: views
+            .iter()
+            .filter_map(|v| Some((view_label(v), num(&v["entries"])?)))
+            .collect(),
+    });
+    families.push(Family {
+        name: "mastfs_view_resolved_timestamp_seconds".into(),
+        kind: "gauge",
+        help: "When each view was last resolved (Unix time).",
+        samples: views
+            .iter()
+            .filter_map(|v| Some((view_label(v), num(&v["resolved_at"])?)))
+            .collect(),
+    });
+    families.push(Family {
+        name: "mastfs_view_failing".into(),
+        kind: "gauge",
+        help: "1 when a view's last resolution failed.",
+        samples: views
+            .iter()
+            .map(|v| {
+                (
+                    view_label(v),
+                    f64::from(u8::from(!v["last_error"].is_null())),
+                )
+            })
+            .collect(),
+    });
+    let mut out = String::new();
+    for f in families.iter().filter(|f| !f.samples.is_empty()) {
+        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+        let _ = writeln!(out, "# TYPE {} {}", f.name, f.kind);
+        for (labels, value) in &f.samples {
+            if labels.is_empty() {
+                let _ = writeln!(out, "{} {value}", f.name);
+            } else {
+                let _ = writeln!(out, "{}{{{labels}}} {value}", f.name);
+            }
+        }
+    }
+    out
+}
+
+/// Label values escape backslash, double quote and newline.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn text_format_has_help_type_and_labelled_samples() {
+        let snapshot = json!({
+            "requests": {"list": 2, "head": 1, "get": 7, "retries": 0, "in_flight": 0},
+            "bytes_fetched": 7340032, "bytes_served": 5000000,
+            "cache": {"hits": 3, "misses": 7, "joined_in_flight": 1, "evictions": 0,
+                      "prefetched_blocks": 4, "resident_bytes": 7340032,
+                      "capacity_bytes": 536870912},
+            "disk_cache": {"enabled": true, "hits": 5, "misses": 2, "writes": 2, "evictions": 0,
+                           "rejected": 0, "errors": 0, "used_bytes": 2097300,
+                           "capacity_bytes": 1073741824},
+            "memory": {"rss_bytes": 1000},
+            "open_files": 1,
+            "views": [{"name": "hst-\"x\"", "entries": 4, "resolved_at": 1700000000,
+                       "last_error": null},
+                      {"name": "bad", "entries": null, "resolved_at": null,
+                       "last_error": "MAST down"}],
+        });
+        let text = prometheus_text(&snapshot);
+        for want in [
+            "# TYPE mastfs_s3_requests_total counter",
+            "mastfs_s3_requests_total{kind=\"get\"} 7",
+            "mastfs_s3_requests_total{kind=\"list\"} 2",
+            "mastfs_fetched_bytes_total 7340032",
+            "mastfs_cache_capacity_bytes 536870912",
+            "mastfs_disk_cache_hits_total 5",
+            "# TYPE mastfs_disk_cache_used_bytes gauge",
+            "mastfs_view_entries{view=\"hst-\\\"x\\\"\"} 4",
+            "mastfs_view_failing{view=\"bad\"} 1",
+            "mastfs_view_failing{view=\"hst-\\\"x\\\"\"} 0",
+        ] {
+            assert!(text.contains(want), "missing line {want:?} in:\n{text}");
+        }
+        assert!(
+            !text.contains("mastfs_view_entries{view=\"bad\"}"),
+            "a view never resolved has no entry count:\n{text}"
+        );
+    }
+
+    #[test]
+    fn no_disk_section_without_a_disk_cache() {
+        let text = prometheus_text(&json!({"disk_cache": {"enabled": false}, "views": []}));
+        assert!(!text.contains("mastfs_disk_cache"), "got:\n{text}");
+    }
+}
