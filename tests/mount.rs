@@ -469,3 +469,52 @@ fn stats_move_as_reads_happen() {
         ".mastfs holds stats.json"
     );
 }
+
+/// errno of getxattr(2) on `path`, or None when it succeeded.
+fn getxattr_errno(path: &std::path::Path, name: &str) -> Option<i32> {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    let mut buf = vec![0u8; 256];
+    let len = unsafe { libc::getxattr(p.as_ptr(), n.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    (len < 0).then(|| std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+}
+
+#[test]
+fn mount_without_views_tells_the_kernel_it_has_no_xattrs() {
+    // `ls -l` asks every entry for two extended attributes; a mount without views answers
+    // ENOSYS once, and the kernel answers every later getxattr itself: EOPNOTSUPP, or
+    // "no ACL" (ENODATA) for the POSIX ACL names. An ENODATA for a security.* or user.*
+    // name would mean each one still went through the daemon.
+    let s3 = server();
+    s3.put_object("stpubdata", "dir/a.fits", b"a".to_vec());
+    s3.put_object("stpubdata", "dir/b.fits", b"b".to_vec());
+    let m = Mount::start(&s3.endpoint_url(), &[]);
+    for (path, attr, errno) in [
+        ("stpubdata/dir/a.fits", "security.selinux", libc::EOPNOTSUPP),
+        (
+            "stpubdata/dir/a.fits",
+            "system.posix_acl_access",
+            libc::ENODATA,
+        ),
+        ("stpubdata/dir/b.fits", "user.mast.s3_uri", libc::EOPNOTSUPP),
+        ("stpubdata/dir", "security.selinux", libc::EOPNOTSUPP),
+    ] {
+        assert_eq!(
+            getxattr_errno(&m.path(path), attr),
+            Some(errno),
+            "getxattr({path}, {attr}): expected errno {errno} (no xattrs on this mount)"
+        );
+    }
+    let ls = std::process::Command::new("ls")
+        .arg("-l")
+        .arg(m.path("stpubdata/dir"))
+        .output()
+        .unwrap();
+    assert!(ls.status.success(), "ls -l failed: {ls:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&ls.stdout).lines().count(),
+        3,
+        "ls -l lists a total line and both files: {ls:?}"
+    );
+}

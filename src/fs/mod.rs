@@ -176,6 +176,12 @@ impl Fs {
         self.mounted_at
     }
 
+    /// Whether any inode of this mount can carry extended attributes: only view files do,
+    /// so a mount without views has none at all.
+    pub fn has_xattrs(&self) -> bool {
+        self.views.is_some()
+    }
+
     fn attr_of(&self, ino: u64, kind: &NodeKind) -> Attr {
         let (kind, size, mtime) = match kind {
             NodeKind::Root
