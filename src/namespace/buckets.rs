@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
-use super::names::is_valid_name;
+use super::names::{has_extension, is_valid_name};
 use super::Child;
 use crate::config::BucketConfig;
 use crate::store::{ListPage, ObjectStore, StoreError};
@@ -167,9 +167,14 @@ impl BucketTrees {
         }
     }
 
-    /// What `name` is in directory `dir` of `bucket`, if anything. Answered from the
-    /// directory's listing when it is cached; otherwise by a HEAD of the key and a one-page
-    /// LIST of `name/` run together (a directory wins over a file of the same name).
+    /// What `name` is in directory `dir` of `bucket`, if anything (a directory wins over a
+    /// file of the same name). Answered from the directory's listing when it is cached;
+    /// otherwise with one round trip to S3:
+    /// - a name with an extension (most likely a file) by one LIST of the prefix
+    ///   `{dir}{name}`, which shows both the object and the folder `{dir}{name}/`;
+    /// - any other name (most likely a folder) by a one-page LIST of `{dir}{name}/` and a
+    ///   HEAD of the key run together: the listing also serves the folder's own lookups
+    ///   and `readdir` next, so the walk down a path of single folders skips a level.
     pub async fn lookup(
         &self,
         bucket: &str,
@@ -199,8 +204,57 @@ impl BucketTrees {
         if self.cached(bucket, &as_dir).is_some() {
             return Ok(Some(Child::Dir));
         }
+        let found = if has_extension(name) {
+            self.probe_by_prefix(bucket, &key).await?
+        } else {
+            self.probe_folder_and_key(bucket, &key).await?
+        };
+        if found.is_none() {
+            self.missing
+                .lock()
+                .insert((bucket.to_string(), key), Instant::now());
+        }
+        Ok(found)
+    }
+
+    /// One delimiter LIST of the prefix `key`: the object `key` is among its keys and the
+    /// folder `key/` among its common prefixes. Keys sort `key` < `key-…`, `key.…` <
+    /// `key/`, so the object is always on the first page; the folder needs a further page
+    /// only when more than a page of names that start with `key` and sort before `/` (such
+    /// as `key.bak`) come first.
+    async fn probe_by_prefix(&self, bucket: &str, key: &str) -> Result<Option<Child>, StoreError> {
+        let as_dir = format!("{key}/");
+        let mut file = None;
+        let mut token = None;
+        loop {
+            let page = self.store.list_page(bucket, key, token).await?;
+            if page.prefixes.contains(&as_dir) {
+                return Ok(Some(Child::Dir));
+            }
+            if file.is_none() {
+                file = page.objects.iter().find(|o| o.key == key).cloned();
+            }
+            let last_object = page.objects.last().map(|o| o.key.as_str());
+            let last_prefix = page.prefixes.last().map(String::as_str);
+            let past_folder = last_object.max(last_prefix) >= Some(as_dir.as_str());
+            token = page.next_token;
+            if token.is_none() || past_folder {
+                return Ok(file.map(Child::File));
+            }
+        }
+    }
+
+    /// A one-page LIST of `key/` and a HEAD of `key`, run together. A non-empty listing
+    /// makes `key` a folder (and is kept as its listing, or as the head start of a long
+    /// one); otherwise the HEAD says whether it is a file.
+    async fn probe_folder_and_key(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<Child>, StoreError> {
+        let as_dir = format!("{key}/");
         let (head, page) = tokio::join!(
-            self.store.head(bucket, &key),
+            self.store.head(bucket, key),
             self.store.list_page(bucket, &as_dir, None)
         );
         let page = page?;
@@ -216,12 +270,7 @@ impl BucketTrees {
         }
         match head {
             Ok(meta) => Ok(Some(Child::File(meta))),
-            Err(e) if e.kind == crate::store::StoreErrorKind::NotFound => {
-                self.missing
-                    .lock()
-                    .insert((bucket.to_string(), key), Instant::now());
-                Ok(None)
-            }
+            Err(e) if e.kind == crate::store::StoreErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
     }

@@ -12,9 +12,31 @@ pub fn is_valid_name(name: &str) -> bool {
         && !name.contains('\0')
 }
 
+/// True when `name` has an extension (a dot after its first character and before its
+/// last): archive files nearly always do (`jbeveo010_drz.fits`), archive folders nearly
+/// never (`hst`, `jbeveo010`). Lookups use it to guess which question to ask S3 first.
+pub fn has_extension(name: &str) -> bool {
+    name.char_indices()
+        .skip(1)
+        .any(|(i, c)| c == '.' && i + 1 < name.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn extensions_after_the_first_character() {
+        for with in ["a.fits", "jbeveo010_drz.fits", "x.tar.gz", "..a", ".a.b"] {
+            assert!(has_extension(with), "{with:?}: expected an extension");
+        }
+        for without in ["hst", "jbeveo010", ".git", "a.", "", "."] {
+            assert!(
+                !has_extension(without),
+                "{without:?}: expected no extension"
+            );
+        }
+    }
 
     #[test]
     fn rejects_what_cannot_be_a_component() {
