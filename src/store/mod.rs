@@ -7,6 +7,7 @@
 mod error;
 #[cfg(test)]
 pub mod memory;
+mod pool;
 mod s3;
 
 use std::ops::Range;
@@ -71,4 +72,10 @@ pub struct StoreCounters {
     pub retries: std::sync::atomic::AtomicU64,
     pub bytes_fetched: std::sync::atomic::AtomicU64,
     pub in_flight: std::sync::atomic::AtomicI64,
+    /// Block buffers allocated fresh (no free buffer of that size in the pool).
+    pub buffers_allocated: std::sync::atomic::AtomicU64,
+    /// Block buffers reused from the pool.
+    pub buffers_recycled: std::sync::atomic::AtomicU64,
+    /// Bytes of free block buffers the pool holds right now: memory beyond the cache.
+    pub pooled_bytes: std::sync::atomic::AtomicU64,
 }

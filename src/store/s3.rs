@@ -21,6 +21,7 @@ use aws_sdk_s3::Client;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
+use super::pool::{BufferPool, DEFAULT_POOL_BOUND};
 use super::{ListPage, ObjectMeta, ObjectStore, StoreCounters, StoreError, StoreErrorKind};
 
 /// How to reach S3 and how patient to be.
@@ -68,6 +69,8 @@ pub struct S3Store {
     counters: Arc<StoreCounters>,
     max_attempts: u32,
     attempt_timeout: Duration,
+    /// Block buffers, recycled once the cache and every reader are done with them.
+    buffers: Arc<BufferPool>,
 }
 
 /// The outcome of one failed attempt: try again, or give up now.
@@ -113,6 +116,7 @@ impl S3Store {
                 .build();
             Client::from_conf(s3conf)
         };
+        let buffers = BufferPool::new(DEFAULT_POOL_BOUND, Arc::clone(&counters));
         Ok(S3Store {
             anonymous: build(&anon_conf),
             signed: build(&signed_conf),
@@ -121,6 +125,7 @@ impl S3Store {
             counters,
             max_attempts: opts.max_attempts.max(1),
             attempt_timeout: opts.attempt_timeout,
+            buffers,
         })
     }
 
@@ -271,15 +276,16 @@ where
     }
 }
 
-/// Reads `wanted` bytes of `body` after skipping `skip`, into one buffer of exactly that
-/// size, and stops there (a longer body is not read to its end). Fewer bytes come back when
-/// the body ends early; the caller treats that as a short body.
+/// Reads `wanted` bytes of `body` after skipping `skip`, into one buffer of that size from
+/// `buffers`, and stops there (a longer body is not read to its end). Fewer bytes come back
+/// when the body ends early; the caller treats that as a short body.
 async fn collect_window(
     mut body: aws_sdk_s3::primitives::ByteStream,
     mut skip: u64,
     wanted: usize,
+    buffers: &Arc<BufferPool>,
 ) -> Result<Bytes, aws_sdk_s3::primitives::ByteStreamError> {
-    let mut buf = bytes::BytesMut::with_capacity(wanted);
+    let mut buf = buffers.take(wanted);
     while buf.len() < wanted {
         let Some(chunk) = body.next().await else {
             break;
@@ -441,14 +447,16 @@ impl ObjectStore for S3Store {
                         "server ignored the Range header; reading past the unwanted bytes"
                     );
                 }
-                let bytes = collect_window(out.body, skip, wanted).await.map_err(|e| {
-                    AttemptError::Retry(StoreError::new(
-                        StoreErrorKind::Unavailable,
-                        bucket,
-                        key,
-                        format!("body interrupted: {e}"),
-                    ))
-                })?;
+                let bytes = collect_window(out.body, skip, wanted, &self.buffers)
+                    .await
+                    .map_err(|e| {
+                        AttemptError::Retry(StoreError::new(
+                            StoreErrorKind::Unavailable,
+                            bucket,
+                            key,
+                            format!("body interrupted: {e}"),
+                        ))
+                    })?;
                 self.counters
                     .bytes_fetched
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
