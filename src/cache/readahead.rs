@@ -7,6 +7,10 @@
 //! as the run doubles), up to a maximum. A jump elsewhere ends the run. The kernel sends
 //! the reads of one stream slightly out of order when it issues them in parallel, so
 //! "continue" tolerates a small gap either way.
+//!
+//! The window is also capped by the cache budget: read-ahead blocks wait in the LRU until
+//! the reader gets to them, and a window close to the budget has them evicted before that
+//! (with a 64 MiB cache and a 64 MiB window, a sequential read fetched 1.8× the file).
 
 use std::ops::Range;
 
@@ -25,7 +29,19 @@ pub struct ReadAhead {
 /// Bytes a sequential run must cover before read-ahead starts: more than a cutout reads.
 pub const DEFAULT_TRIGGER: u64 = 4 << 20;
 
+/// The share of the cache budget one stream may fill ahead of its reader. Between the
+/// fetch of a block and its read, the stream inserts a window of newer blocks and touches
+/// about as many already read: with a quarter of the budget, a block is read long before
+/// it reaches the LRU end.
+pub const BUDGET_SHARE: u64 = 4;
+
 impl ReadAhead {
+    /// Read-ahead for a handle reading through a cache of `cache_capacity` bytes: the
+    /// window grows up to `max_window` but never past `cache_capacity / BUDGET_SHARE`.
+    pub fn within_budget(block_size: u64, max_window: u64, cache_capacity: u64) -> ReadAhead {
+        ReadAhead::new(block_size, max_window.min(cache_capacity / BUDGET_SHARE))
+    }
+
     pub fn new(block_size: u64, max_window: u64) -> ReadAhead {
         ReadAhead::with_trigger(block_size, max_window, DEFAULT_TRIGGER)
     }
@@ -125,6 +141,52 @@ mod tests {
             Some(16),
             "window reaches the maximum: {ahead:?}"
         );
+    }
+
+    #[test]
+    fn window_stays_within_a_quarter_of_the_cache_budget() {
+        let mut ra = ReadAhead::within_budget(MB, 64 * MB, 64 * MB);
+        let mut widest = 0;
+        for i in 0..200 {
+            let r = ra.on_read(i * MB, MB, 1000 * MB);
+            if !r.is_empty() {
+                widest = widest.max(r.end - (i + 1));
+            }
+        }
+        assert_eq!(
+            widest, 16,
+            "expected the window capped at 16 blocks (64 MiB budget / 4), got {widest}"
+        );
+    }
+
+    #[test]
+    fn a_large_budget_leaves_the_maximum_window() {
+        let mut ra = ReadAhead::within_budget(MB, 64 * MB, 512 * MB);
+        let mut widest = 0;
+        for i in 0..200 {
+            let r = ra.on_read(i * MB, MB, 1000 * MB);
+            if !r.is_empty() {
+                widest = widest.max(r.end - (i + 1));
+            }
+        }
+        assert_eq!(
+            widest, 64,
+            "expected the 64 MiB maximum window, got {widest} blocks"
+        );
+    }
+
+    #[test]
+    fn a_tiny_budget_still_reads_one_block_ahead() {
+        // 4 blocks is the smallest cache the configuration allows.
+        let mut ra = ReadAhead::within_budget(MB, 64 * MB, 4 * MB);
+        let mut widest = 0;
+        for i in 0..20 {
+            let r = ra.on_read(i * MB, MB, 1000 * MB);
+            if !r.is_empty() {
+                widest = widest.max(r.end - (i + 1));
+            }
+        }
+        assert_eq!(widest, 1, "expected a one-block window, got {widest}");
     }
 
     #[test]

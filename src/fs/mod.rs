@@ -499,9 +499,10 @@ impl Fs {
         };
         let file = OpenFile::Object {
             object,
-            readahead: Mutex::new(ReadAhead::new(
+            readahead: Mutex::new(ReadAhead::within_budget(
                 self.cache.block_size(),
                 self.opts.max_readahead,
+                self.cache.capacity(),
             )),
         };
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
