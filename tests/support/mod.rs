@@ -4,7 +4,7 @@
 #![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub use mastfs_mast_standin::MastStandin;
@@ -201,4 +201,43 @@ pub fn tool_available(what: &str, present: bool) -> bool {
         eprintln!("skipped: {what} not available");
     }
     present
+}
+
+/// A stand-in with the public bucket `stpubdata`.
+pub fn public_server() -> S3Standin {
+    let s3 = S3Standin::start(ServerOptions::default()).expect("start S3 stand-in");
+    s3.create_bucket("stpubdata", true);
+    s3
+}
+
+/// Status and both output streams of a finished command, for assertion messages.
+pub fn text(out: &Output) -> String {
+    format!(
+        "status {}\nstdout:\n{}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// Polls `done` every 50 ms for up to 20 s; panics naming `what` on timeout.
+pub fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if done() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// The sorted names in a folder.
+pub fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read_dir {}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
 }
