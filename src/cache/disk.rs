@@ -223,14 +223,20 @@ impl DiskCache {
                 self.touch(relative, size);
             }
             Err(e) => {
-                self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(
+                // A full or read-only disk fails every write: say it once, then count.
+                let first = self.counters.errors.fetch_add(1, Ordering::Relaxed) == 0;
+                let message = format!(
                     "disk cache: cannot write s3://{}/{} block {} under {}: {e}",
                     block.bucket,
                     block.key,
                     block.index,
                     self.dir.display()
                 );
+                if first {
+                    tracing::warn!("{message} (further failures are logged at debug level)");
+                } else {
+                    tracing::debug!("{message}");
+                }
             }
         }
     }

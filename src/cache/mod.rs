@@ -70,7 +70,7 @@ pub struct CacheCounters {
 
 /// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
 /// bounds the memory the write-behind can hold once blocks leave the LRU.
-const MAX_PENDING_DISK_WRITES: u64 = 64 << 20;
+const MAX_PENDING_DISK_WRITES: u64 = 32 << 20;
 
 /// The mount-wide block cache.
 pub struct BlockCache {
