@@ -518,3 +518,61 @@ fn mount_without_views_tells_the_kernel_it_has_no_xattrs() {
         "ls -l lists a total line and both files: {ls:?}"
     );
 }
+
+#[test]
+fn fresh_path_walk_costs_one_round_trip_per_unlisted_folder_level() {
+    // hst: HEAD hst + LIST hst/ together (hst/'s listing then answers public); jbev: the
+    // same one level down (answers jbeveo010); jbeveo010_drz.fits: one LIST of its prefix,
+    // which shows the object and would show a folder of that name. Three round trips.
+    let s3 = server();
+    let key = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
+    s3.put_object("stpubdata", key, vec![7u8; 2880]);
+    s3.put_object(
+        "stpubdata",
+        "hst/public/jbev/jbeveo010/jbeveo010_flt.fits",
+        vec![1],
+    );
+    let m = Mount::start(&s3.endpoint_url(), &[]);
+    s3.reset_stats();
+    let latency = Duration::from_millis(150);
+    s3.set_link(latency, None);
+    let started = std::time::Instant::now();
+    let meta = fs::metadata(m.path(&format!("stpubdata/{key}"))).unwrap();
+    let took = started.elapsed();
+    s3.set_link(Duration::ZERO, None);
+    assert_eq!(meta.len(), 2880, "size of the file at the end of the walk");
+    let st = s3.stats();
+    assert_eq!(
+        (st.requests.head, st.requests.list),
+        (2, 3),
+        "(HEAD, LIST) of a walk down 5 unlisted components; log: {:?}",
+        st.log
+    );
+    assert!(
+        took >= latency * 3 && took < latency * 4,
+        "walk took {took:?}: expected 3 round trips of {latency:?} (at least 3, fewer than 4)"
+    );
+    // The sibling's folder was never listed: its lookup is one LIST, and a name missing
+    // from it one more; asking again for the missing name costs nothing (negative cache).
+    s3.reset_stats();
+    fs::metadata(m.path("stpubdata/hst/public/jbev/jbeveo010/jbeveo010_flt.fits")).unwrap();
+    assert_eq!(
+        errno_of(fs::metadata(
+            m.path("stpubdata/hst/public/jbev/jbeveo010/jbeveo010_raw.fits")
+        )),
+        Some(libc::ENOENT)
+    );
+    assert_eq!(
+        errno_of(fs::metadata(
+            m.path("stpubdata/hst/public/jbev/jbeveo010/jbeveo010_raw.fits")
+        )),
+        Some(libc::ENOENT)
+    );
+    let st = s3.stats();
+    assert_eq!(
+        (st.requests.head, st.requests.list),
+        (0, 2),
+        "(HEAD, LIST) of a present and a twice-missing file name; log: {:?}",
+        st.log
+    );
+}
