@@ -168,6 +168,18 @@ pub fn prometheus_text(s: &Value) -> String {
             &cache["prefetched_blocks"],
         ),
         one(
+            "mastfs_cache_format_hint_fetches_total",
+            "counter",
+            "Header and index ranges of FITS and ASDF files fetched on open.",
+            &cache["format_hint_fetches"],
+        ),
+        one(
+            "mastfs_cache_format_hint_hits_total",
+            "counter",
+            "Reads answered from those ranges.",
+            &cache["format_hint_hits"],
+        ),
+        one(
             "mastfs_cache_resident_bytes",
             "gauge",
             "Bytes of blocks held in memory.",

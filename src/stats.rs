@@ -82,6 +82,8 @@ pub fn snapshot(fs: &Fs) -> Value {
             "hit_ratio": hit_ratio,
             "evictions": load(&c.evictions),
             "prefetched_blocks": load(&c.prefetched),
+            "format_hint_fetches": load(&c.hint_fetches),
+            "format_hint_hits": load(&c.hint_hits),
             "resident_bytes": fs.cache().resident_bytes(),
             "capacity_bytes": fs.cache().capacity(),
             "block_size": fs.cache().block_size(),

@@ -38,7 +38,7 @@ fn free_port() -> u16 {
 fn metrics_follow_reads() {
     let s3 = S3Standin::start(ServerOptions::default()).expect("start S3 stand-in");
     s3.create_bucket("stpubdata", true);
-    s3.put_object("stpubdata", "a/file.fits", pseudo_random(3 << 20, 5));
+    s3.put_object("stpubdata", "a/file.bin", pseudo_random(3 << 20, 5));
     let addr = format!("127.0.0.1:{}", free_port());
     let m = Mount::start(&s3.endpoint_url(), &["--metrics-addr", &addr]);
 
@@ -56,7 +56,7 @@ fn metrics_follow_reads() {
         "GETs before any read; body:\n{before}"
     );
 
-    let data = std::fs::read(m.path("stpubdata/a/file.fits")).unwrap();
+    let data = std::fs::read(m.path("stpubdata/a/file.bin")).unwrap();
     assert_eq!(data.len(), 3 << 20);
     let (_, after) = scrape(&addr, "/metrics");
     let gets = sample(&after, "mastfs_s3_requests_total{kind=\"get\"}").unwrap_or(0.0);

@@ -6,11 +6,17 @@
 //! want it (single flight); the fetch runs as its own task, so it completes and fills the
 //! cache even when the reader that started it goes away (that is also how read-ahead works).
 //!
+//! Besides blocks, the cache holds a few *fragments*: exact small ranges fetched on open by
+//! the format-aware plans of [`hints`] (the head of a FITS or ASDF file, the FITS headers
+//! after it, the ASDF block index). A read wholly inside a fragment is answered from it
+//! while its blocks are not cached, so reading headers costs kilobytes, not blocks.
+//!
 //! With a disk cache attached, a missing block is looked for on disk before it is fetched,
 //! and every fetched block is written to disk behind the reader's back (write-behind, so a
 //! read never waits for the disk unless too many writes are pending).
 
 pub mod disk;
+pub mod hints;
 mod readahead;
 
 use std::collections::HashMap;
@@ -54,7 +60,22 @@ struct Inner {
     /// cache and its fetches together stay within `capacity` (memory bound).
     reserved: u64,
     in_flight: HashMap<BlockKey, Fetch>,
+    /// Format-aware prefetches, oldest first; bounded by [`MAX_FRAGMENTS`].
+    fragments: std::collections::VecDeque<Fragment>,
 }
+
+/// An exact byte range of one object version, fetched (or being fetched) on open.
+struct Fragment {
+    object: ObjectRef,
+    range: Range<u64>,
+    fetch: Fetch,
+}
+
+/// Work to start once a fragment's bytes are in (the FITS plan needs the head's headers).
+type AfterFetch = Box<dyn FnOnce(&Arc<BlockCache>, &ObjectRef, &Bytes) + Send>;
+
+/// Fragments kept at most (each at most a few hundred KiB: a few MiB in all).
+const MAX_FRAGMENTS: usize = 24;
 
 /// Counters of cache behaviour, for stats and tests.
 #[derive(Debug, Default)]
@@ -66,6 +87,10 @@ pub struct CacheCounters {
     pub evictions: AtomicU64,
     pub prefetched: AtomicU64,
     pub bytes_served: AtomicU64,
+    /// Ranges fetched on open by the format-aware plans.
+    pub hint_fetches: AtomicU64,
+    /// Reads answered from those ranges.
+    pub hint_hits: AtomicU64,
 }
 
 /// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
@@ -106,6 +131,7 @@ impl BlockCache {
                 bytes: 0,
                 reserved: 0,
                 in_flight: HashMap::new(),
+                fragments: std::collections::VecDeque::new(),
             }),
             disk,
             pending_disk_bytes: Arc::new(AtomicU64::new(0)),
@@ -169,6 +195,19 @@ impl BlockCache {
             return Ok(Bytes::new());
         }
         let blocks = self.blocks_of(obj, offset..end);
+        if let Some((start, fetch)) = self.fragment_for(obj, offset..end, blocks.clone()) {
+            if let Ok(data) = fetch.await {
+                let from = (offset - start) as usize;
+                if let Ok(out) = slice_checked(&data, from, (end - offset) as usize, obj) {
+                    self.counters.hint_hits.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .bytes_served
+                        .fetch_add(out.len() as u64, Ordering::Relaxed);
+                    return Ok(out);
+                }
+            }
+            // A failed fragment is no answer: the blocks are.
+        }
         let fetches: Vec<_> = blocks.clone().map(|i| self.block(obj, i, false)).collect();
         let datas = futures::future::try_join_all(fetches).await?;
         let out = if datas.len() == 1 {
@@ -204,11 +243,134 @@ impl BlockCache {
         }
     }
 
-    /// Drops every cached block (fetches in flight still complete and are kept).
+    /// Drops every cached block and fragment (fetches in flight still complete and are kept).
     pub fn clear(&self) {
         let mut inner = self.inner.lock();
         inner.blocks.clear();
+        inner.fragments.clear();
         inner.bytes = 0;
+    }
+
+    /// Called on open: for a FITS or ASDF file, fetch its head as a small fragment instead
+    /// of a whole block, then the header or index ranges its format says come next (see
+    /// [`hints`]). Nothing happens for other files, small files, files whose first block
+    /// is cached or on disk already, or a second open.
+    pub fn hint_open(self: &Arc<Self>, obj: &ObjectRef) {
+        let Some(format) = hints::format_of(&obj.key) else {
+            return;
+        };
+        if obj.size <= hints::HEAD_LEN || obj.size <= self.block_size {
+            return;
+        }
+        {
+            let inner = self.inner.lock();
+            let first = block_key(obj, 0);
+            if inner.blocks.contains(&first)
+                || inner.in_flight.contains_key(&first)
+                || inner.fragments.iter().any(|f| f.object == *obj)
+            {
+                return;
+            }
+        }
+        if let Some(disk) = &self.disk {
+            if disk.has(&disk_block(&block_key(obj, 0), self.block_size)) {
+                return;
+            }
+        }
+        match format {
+            hints::Format::Asdf => {
+                drop(self.fragment(obj, 0..hints::HEAD_LEN, None));
+                if let Some(tail) = hints::asdf_tail(obj.size) {
+                    drop(self.fragment(obj, tail, None));
+                }
+            }
+            hints::Format::Fits => {
+                // The plan is started before the head is handed to anyone, so a reader
+                // that goes straight on to the next header finds its fetch under way.
+                let plan: AfterFetch = Box::new(|cache: &Arc<BlockCache>, obj, head| {
+                    for range in hints::fits_plan(head, obj.size) {
+                        drop(cache.fragment(obj, range, None));
+                    }
+                });
+                drop(self.fragment(obj, 0..hints::HEAD_LEN, Some(plan)));
+            }
+        }
+    }
+
+    /// The fetch of an exact range of `obj`, started unless already under way or done;
+    /// `then` runs on the fetched bytes before any reader sees them.
+    fn fragment(
+        self: &Arc<Self>,
+        obj: &ObjectRef,
+        range: Range<u64>,
+        then: Option<AfterFetch>,
+    ) -> Fetch {
+        let mut inner = self.inner.lock();
+        if let Some(f) = inner
+            .fragments
+            .iter()
+            .find(|f| f.object == *obj && f.range == range)
+        {
+            return f.fetch.clone();
+        }
+        self.counters.hint_fetches.fetch_add(1, Ordering::Relaxed);
+        let cache = Arc::clone(self);
+        let (o, r) = (obj.clone(), range.clone());
+        let task = tokio::spawn(async move {
+            let result = cache.store.get_range(&o.bucket, &o.key, &o.etag, r).await;
+            if let (Ok(bytes), Some(then)) = (&result, then) {
+                then(&cache, &o, bytes);
+            }
+            result
+        });
+        let (bucket, key) = (obj.bucket.clone(), obj.key.clone());
+        let fetch = task
+            .map(move |joined| {
+                joined.unwrap_or_else(|e| {
+                    Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        &bucket,
+                        &key,
+                        format!("range fetch task failed: {e}"),
+                    ))
+                })
+            })
+            .boxed()
+            .shared();
+        inner.fragments.push_back(Fragment {
+            object: obj.clone(),
+            range,
+            fetch: fetch.clone(),
+        });
+        while inner.fragments.len() > MAX_FRAGMENTS {
+            inner.fragments.pop_front();
+        }
+        fetch
+    }
+
+    /// A fragment holding all of `range`, when some of its `blocks` would have to be fetched.
+    fn fragment_for(
+        &self,
+        obj: &ObjectRef,
+        range: Range<u64>,
+        blocks: Range<u64>,
+    ) -> Option<(u64, Fetch)> {
+        let inner = self.inner.lock();
+        if inner.fragments.is_empty() {
+            return None;
+        }
+        let all_there = blocks.clone().all(|i| {
+            let key = block_key(obj, i);
+            inner.blocks.contains(&key) || inner.in_flight.contains_key(&key)
+        });
+        if all_there {
+            return None;
+        }
+        inner
+            .fragments
+            .iter()
+            .find(|f| f.object == *obj && f.range.start <= range.start && range.end <= f.range.end)
+            .map(|f| (f.range.start, f.fetch.clone()))
     }
 
     /// True when block `index` of `obj` is cached (does not touch LRU order).

@@ -265,3 +265,103 @@ async fn a_second_cache_on_the_same_disk_folder_fetches_nothing() {
         "GETs after the ETag changed"
     );
 }
+
+/// A FITS file of `hdus` image HDUs of `data_len` bytes each after an empty primary HDU.
+fn fits_file(hdus: usize, data_len: usize) -> Bytes {
+    let card = |text: &str| {
+        let mut c = text.as_bytes().to_vec();
+        c.resize(80, b' ');
+        c
+    };
+    let header = |cards: &[&str]| {
+        let mut h: Vec<u8> = cards.iter().flat_map(|c| card(c)).collect();
+        h.extend(card("END"));
+        h.resize(h.len().div_ceil(2880) * 2880, b' ');
+        h
+    };
+    let mut out = header(&[
+        "SIMPLE  =                    T",
+        "BITPIX  =                    8",
+        "NAXIS   =                    0",
+    ]);
+    let naxis1 = format!("NAXIS1  = {:>20}", data_len);
+    for i in 0..hdus {
+        out.extend(header(&[
+            "XTENSION= 'IMAGE   '",
+            "BITPIX  =                    8",
+            "NAXIS   =                    1",
+            &naxis1,
+            "PCOUNT  =                    0",
+            "GCOUNT  =                    1",
+        ]));
+        let start = out.len();
+        out.resize(start + data_len.div_ceil(2880) * 2880, i as u8);
+    }
+    out.into()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fits_headers_are_read_from_small_fetches_not_blocks() {
+    let store = Arc::new(MemoryStore::new());
+    let data = fits_file(4, 3_000_000);
+    store.put("b", "x_drz.fits", "e", data.clone());
+    let cache = BlockCache::new(store.clone(), 1 << 20, 64 << 20);
+    let o = obj("x_drz.fits", "e", data.len());
+    cache.hint_open(&o);
+    // The reader walks the headers as astropy does: 64 KiB reads at each header.
+    let header_at = |k: usize| 2880 + k * (2880 + 3_000_000usize.div_ceil(2880) * 2880);
+    for k in 0..4 {
+        let offset = header_at(k) as u64;
+        let got = cache.read(&o, offset, 65536).await.unwrap();
+        let end = (offset as usize + 65536).min(data.len());
+        assert!(
+            got[..] == data[offset as usize..end],
+            "header {k} at {offset}: bytes differ from the source"
+        );
+    }
+    let gets = store.get_count.load(Ordering::SeqCst);
+    let fetched: u64 = store.gets.lock().iter().map(|(_, r)| r.end - r.start).sum();
+    assert!(
+        fetched < 1 << 20,
+        "reading 5 headers fetched {fetched} bytes in {gets} GETs: whole blocks, not headers: {:?}",
+        store.gets.lock()
+    );
+    assert_eq!(
+        cache.counters.hint_hits.load(Ordering::Relaxed),
+        4,
+        "header reads answered from the prefetched ranges"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn other_files_and_reads_outside_the_hints_use_blocks() {
+    let store = Arc::new(MemoryStore::new());
+    let data = pattern(5 << 20, 1);
+    store.put("b", "table.csv", "e", data.clone());
+    store.put("b", "image.fits", "e", data.clone());
+    let cache = BlockCache::new(store.clone(), 1 << 20, 64 << 20);
+    cache.hint_open(&obj("table.csv", "e", data.len()));
+    assert_eq!(
+        cache.counters.hint_fetches.load(Ordering::Relaxed),
+        0,
+        "hints for a CSV"
+    );
+    // Not FITS inside: only the head is fetched, and a read past it goes to blocks.
+    let fits = obj("image.fits", "e", data.len());
+    cache.hint_open(&fits);
+    let got = cache.read(&fits, 3 << 20, 100_000).await.unwrap();
+    assert!(
+        got[..] == data[3 << 20..(3 << 20) + 100_000],
+        "read past the head differs"
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        cache.counters.hint_fetches.load(Ordering::Relaxed),
+        1,
+        "only the head"
+    );
+    assert!(
+        cache.contains(&fits, 3),
+        "block 3 cached by the read past the head"
+    );
+}

@@ -497,6 +497,8 @@ impl Fs {
             etag: meta.etag.as_str().into(),
             size: meta.size,
         };
+        // FITS and ASDF: fetch the head and the header/index ranges that come next now.
+        self.cache.hint_open(&object);
         let file = OpenFile::Object {
             object,
             readahead: Mutex::new(ReadAhead::within_budget(

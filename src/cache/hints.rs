@@ -1,0 +1,354 @@
+//! Format-aware prefetch plans: which small byte ranges of a FITS or ASDF file a reader is
+//! about to ask for, so they can be fetched together right after the open.
+//!
+//! Pure functions over bytes and sizes; the block cache fetches what they plan.
+//!
+//! - Every FITS or ASDF open starts with a small *head* fetch instead of a whole block:
+//!   headers and ASDF trees are tens of KiB, and a cutout should not pay for a megabyte it
+//!   never reads.
+//! - FITS: the headers found in the head give each HDU's data size, hence the exact offset
+//!   of the first header past the head. The HDUs after it are guessed to repeat the last
+//!   extension's size (the SCI/ERR/DQ or SCI/WHT/CTX pattern of HST and JWST products), so
+//!   their headers are fetched in parallel with a little slack either side rather than one
+//!   round trip each; the end of the file (where table HDUs usually sit) is fetched too.
+//! - ASDF: the block index sits at the end of the file, and asdf reads it right after the
+//!   tree: the tail is fetched together with the head.
+//!
+//! Windows are sized for what the kernel asks of FUSE (reads of up to 128 KiB from a page
+//! boundary), so that a reader's request falls wholly inside one window.
+
+use std::ops::Range;
+
+/// The first fetch of a FITS or ASDF file.
+pub const HEAD_LEN: u64 = 256 << 10;
+/// A window around a header offset known exactly: what one kernel read can span.
+const EXACT_WINDOW: u64 = 132 << 10;
+/// How far a guessed header may be off (header lengths differ by a few 2880-byte blocks).
+const GUESS_SLACK: u64 = 24 << 10;
+/// Header guesses past the first exact one.
+const MAX_GUESSES: u64 = 3;
+/// The tail window of an ASDF (block index) or FITS (last HDU header) file.
+const TAIL_LEN: u64 = 96 << 10;
+const PAGE: u64 = 4096;
+const FITS_BLOCK: u64 = 2880;
+
+/// What kind of file a name suggests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Fits,
+    Asdf,
+}
+
+/// The format of a file, from its name (`.fits`, `.fit`, `.fts`, `.asdf`, any case).
+pub fn format_of(name: &str) -> Option<Format> {
+    let ext = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    match ext.as_str() {
+        "fits" | "fit" | "fts" => Some(Format::Fits),
+        "asdf" => Some(Format::Asdf),
+        _ => None,
+    }
+}
+
+/// The range to fetch along with the head of an ASDF file: its tail (the block index).
+pub fn asdf_tail(size: u64) -> Option<Range<u64>> {
+    if size <= HEAD_LEN {
+        return None;
+    }
+    let start = size.saturating_sub(TAIL_LEN).max(HEAD_LEN) / PAGE * PAGE;
+    Some(start.max(HEAD_LEN)..size)
+}
+
+/// One parsed FITS header: where it starts, its length and its data's padded length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hdu {
+    pub header_start: u64,
+    pub header_len: u64,
+    pub data_len: u64,
+}
+
+/// The HDUs whose headers lie wholly in `head` (the file's first bytes), and the offset of
+/// the next header when it lies beyond the head. `None` for the offset when the head ends
+/// inside a header or the bytes are not FITS.
+pub fn fits_chain(head: &[u8], size: u64) -> (Vec<Hdu>, Option<u64>) {
+    let mut hdus = Vec::new();
+    let mut at = 0u64;
+    loop {
+        if at >= size {
+            return (hdus, None);
+        }
+        if at >= head.len() as u64 {
+            return (hdus, Some(at));
+        }
+        let Some(hdu) = parse_header(&head[at as usize..], at, hdus.is_empty()) else {
+            return (hdus, None);
+        };
+        at = hdu.header_start + hdu.header_len + hdu.data_len;
+        hdus.push(hdu);
+    }
+}
+
+/// Ranges to fetch after the head of a FITS file of `size` bytes: the next header (known
+/// exactly), guesses at the ones after it, and the tail.
+pub fn fits_plan(head: &[u8], size: u64) -> Vec<Range<u64>> {
+    let (hdus, next) = fits_chain(head, size);
+    let Some(next) = next else {
+        return Vec::new();
+    };
+    let mut windows = vec![window(next, 0, size)];
+    if let Some(last) = hdus.iter().rev().find(|h| h.header_start > 0) {
+        let stride = last.header_len + last.data_len;
+        if stride > 0 {
+            let mut guess = next;
+            for _ in 0..MAX_GUESSES {
+                guess += stride;
+                if guess >= size {
+                    break;
+                }
+                windows.push(window(guess, GUESS_SLACK, size));
+            }
+        }
+    }
+    if size > HEAD_LEN + TAIL_LEN {
+        let tail_start = (size - TAIL_LEN) / PAGE * PAGE;
+        windows.push(tail_start..size);
+    }
+    merge(windows, HEAD_LEN)
+}
+
+/// A fetch window around `offset`, `slack` bytes either side, clipped to the file.
+fn window(offset: u64, slack: u64, size: u64) -> Range<u64> {
+    let start = offset.saturating_sub(slack) / PAGE * PAGE;
+    let end = (offset + slack + EXACT_WINDOW).min(size);
+    start..end
+}
+
+/// Sorted, overlapping windows joined, anything below `from` dropped.
+fn merge(mut windows: Vec<Range<u64>>, from: u64) -> Vec<Range<u64>> {
+    windows.retain(|w| w.end > from);
+    for w in &mut windows {
+        w.start = w.start.max(from);
+    }
+    windows.sort_by_key(|w| w.start);
+    let mut out: Vec<Range<u64>> = Vec::new();
+    for w in windows {
+        match out.last_mut() {
+            Some(prev) if w.start <= prev.end => prev.end = prev.end.max(w.end),
+            _ => out.push(w),
+        }
+    }
+    out
+}
+
+/// Parses the header at the start of `bytes` (file offset `at`).
+fn parse_header(bytes: &[u8], at: u64, primary: bool) -> Option<Hdu> {
+    let mut bitpix: Option<i64> = None;
+    let mut naxis: Option<usize> = None;
+    let mut axes: Vec<u64> = Vec::new();
+    let (mut pcount, mut gcount, mut groups) = (0u64, 1u64, false);
+    for (i, card) in bytes.chunks_exact(80).enumerate() {
+        let keyword = std::str::from_utf8(&card[..8]).ok()?.trim_end();
+        if i == 0 {
+            let first = if primary { "SIMPLE" } else { "XTENSION" };
+            if keyword != first {
+                return None;
+            }
+        }
+        if keyword == "END" {
+            let cards = i as u64 + 1;
+            let header_len = (cards * 80).div_ceil(FITS_BLOCK) * FITS_BLOCK;
+            let naxis = naxis?;
+            let bits = bitpix?.unsigned_abs();
+            if axes.len() < naxis {
+                return None;
+            }
+            let mut product: u64 = if naxis == 0 { 0 } else { 1 };
+            // Random groups (NAXIS1 = 0, GROUPS = T) leave NAXIS1 out of the product.
+            let skip_first = groups && axes.first() == Some(&0);
+            for (n, len) in axes.iter().take(naxis).enumerate() {
+                if n == 0 && skip_first {
+                    continue;
+                }
+                product = product.checked_mul(*len)?;
+            }
+            let elements = if naxis == 0 && pcount == 0 {
+                0
+            } else {
+                gcount.checked_mul(pcount.checked_add(product)?)?
+            };
+            let data = (bits / 8).checked_mul(elements)?;
+            return Some(Hdu {
+                header_start: at,
+                header_len,
+                data_len: data.div_ceil(FITS_BLOCK) * FITS_BLOCK,
+            });
+        }
+        if card.get(8..10) != Some(b"= ") {
+            continue;
+        }
+        let value = std::str::from_utf8(&card[10..]).ok()?;
+        let value = value.split('/').next().unwrap_or("").trim();
+        let int = || value.parse::<i64>().ok();
+        match keyword {
+            "BITPIX" => bitpix = int(),
+            "NAXIS" => {
+                let n = usize::try_from(int()?).ok()?;
+                if n > 999 {
+                    return None;
+                }
+                naxis = Some(n);
+                axes = vec![0; n];
+            }
+            "PCOUNT" => pcount = u64::try_from(int()?).ok()?,
+            "GCOUNT" => gcount = u64::try_from(int()?).ok()?,
+            "GROUPS" => groups = value == "T",
+            k if k.starts_with("NAXIS") => {
+                let n: usize = k[5..].parse().ok()?;
+                let len = u64::try_from(int()?).ok()?;
+                if n >= 1 && n <= axes.len() {
+                    axes[n - 1] = len;
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(text: &str) -> Vec<u8> {
+        let mut c = text.as_bytes().to_vec();
+        c.resize(80, b' ');
+        c
+    }
+
+    /// A header of `cards` (END added), padded to 2880-byte blocks.
+    fn header(cards: &[String]) -> Vec<u8> {
+        let mut h: Vec<u8> = cards.iter().flat_map(|c| card(c)).collect();
+        h.extend(card("END"));
+        h.resize(h.len().div_ceil(2880) * 2880, b' ');
+        h
+    }
+
+    fn kv(k: &str, v: &str) -> String {
+        format!("{k:<8}= {v:>20}")
+    }
+
+    fn image_header(first: &str, extra_cards: usize) -> Vec<u8> {
+        let mut cards = vec![
+            if first == "SIMPLE" {
+                kv("SIMPLE", "T")
+            } else {
+                kv("XTENSION", "'IMAGE   '")
+            },
+            kv("BITPIX", "-32"),
+            kv("NAXIS", "2"),
+            kv("NAXIS1", "4240"),
+            kv("NAXIS2", "4313"),
+        ];
+        if first != "SIMPLE" {
+            cards.push(kv("PCOUNT", "0"));
+            cards.push(kv("GCOUNT", "1"));
+        }
+        cards.extend((0..extra_cards).map(|i| kv(&format!("K{i}"), "1")));
+        header(&cards)
+    }
+
+    const DATA: u64 = 4240 * 4313 * 4;
+
+    #[test]
+    fn formats_from_names() {
+        assert_eq!(format_of("x_drz.FITS"), Some(Format::Fits));
+        assert_eq!(format_of("a.fts"), Some(Format::Fits));
+        assert_eq!(format_of("r_cal.asdf"), Some(Format::Asdf));
+        assert_eq!(format_of("x.fits.gz"), None);
+        assert_eq!(format_of("README"), None);
+    }
+
+    #[test]
+    fn the_chain_follows_data_sizes_to_the_first_header_past_the_head() {
+        let primary = header(&[
+            kv("SIMPLE", "T"),
+            kv("BITPIX", "8"),
+            kv("NAXIS", "0"),
+            kv("EXTEND", "T"),
+        ]);
+        let sci = image_header("XTENSION", 60);
+        let mut head = primary.clone();
+        head.extend(&sci);
+        let size = 300_000_000;
+        let (hdus, next) = fits_chain(&head, size);
+        assert_eq!(hdus.len(), 2, "HDUs parsed: {hdus:?}");
+        assert_eq!(hdus[0].data_len, 0, "primary without data");
+        let padded = DATA.div_ceil(2880) * 2880;
+        assert_eq!(hdus[1].data_len, padded, "SCI data, padded to 2880");
+        assert_eq!(
+            next,
+            Some(primary.len() as u64 + sci.len() as u64 + padded),
+            "the next header follows the SCI data"
+        );
+    }
+
+    #[test]
+    fn the_plan_has_the_exact_next_header_guesses_and_the_tail() {
+        let primary = header(&[kv("SIMPLE", "T"), kv("BITPIX", "8"), kv("NAXIS", "0")]);
+        let sci = image_header("XTENSION", 60);
+        let mut head = primary.clone();
+        head.extend(&sci);
+        let stride = sci.len() as u64 + DATA.div_ceil(2880) * 2880;
+        let next = primary.len() as u64 + stride;
+        let size = next + 2 * stride + 200_000;
+        let plan = fits_plan(&head, size);
+        let covers = |offset: u64, len: u64| {
+            plan.iter()
+                .any(|w| w.start <= offset / PAGE * PAGE && offset + len <= w.end)
+        };
+        assert!(
+            covers(next, 128 << 10),
+            "next header {next} not in {plan:?}"
+        );
+        // The following headers may be a few blocks off the guess.
+        for k in 1..=2 {
+            for off in [0u64, 2 * 2880, 5 * 2880] {
+                let h = next + k * stride + off;
+                assert!(covers(h, 64 << 10), "header guess {h} not in {plan:?}");
+            }
+        }
+        assert!(covers(size - 80_000, 80_000), "tail missing from {plan:?}");
+        let fetched: u64 = plan.iter().map(|w| w.end - w.start).sum();
+        assert!(
+            fetched < 800 << 10,
+            "a header plan should be a few hundred KiB, got {fetched} bytes in {plan:?}"
+        );
+        assert!(plan.iter().all(|w| w.start >= HEAD_LEN && w.end <= size));
+    }
+
+    #[test]
+    fn no_plan_for_a_head_that_is_not_fits_or_ends_in_a_header() {
+        assert!(fits_plan(b"#ASDF 1.0.0\n", 10_000_000).is_empty());
+        let primary = header(&[kv("SIMPLE", "T"), kv("BITPIX", "8"), kv("NAXIS", "0")]);
+        let truncated = &primary[..200]; // ends before the END card
+        assert!(fits_plan(truncated, 10_000_000).is_empty());
+        // A header with garbage where NAXIS should be a number.
+        let bad = header(&[kv("SIMPLE", "T"), kv("BITPIX", "8"), kv("NAXIS", "'x'")]);
+        assert!(fits_plan(&bad, 10_000_000).is_empty());
+    }
+
+    #[test]
+    fn small_files_need_no_plan() {
+        let primary = header(&[kv("SIMPLE", "T"), kv("BITPIX", "8"), kv("NAXIS", "0")]);
+        assert!(fits_plan(&primary, primary.len() as u64).is_empty());
+        assert!(asdf_tail(100_000).is_none());
+    }
+
+    #[test]
+    fn asdf_tail_covers_the_block_index() {
+        let size = 375_796_471;
+        let tail = asdf_tail(size).expect("a tail for a large file");
+        assert_eq!(tail.end, size);
+        assert!(tail.start <= size - 64 * 1024, "{tail:?}");
+        assert_eq!(tail.start % PAGE, 0);
+    }
+}
