@@ -75,6 +75,9 @@ pub struct Node {
     pub kind: NodeKind,
     /// The ETag of the last open, to tell the kernel whether its page cache is still valid.
     pub last_open_etag: Option<String>,
+    /// For a bucket folder: when the listing its last opendir showed was fetched, to tell
+    /// the kernel whether its cached entries are still valid.
+    pub last_listing: Option<Instant>,
 }
 
 pub struct InodeTable {
@@ -92,6 +95,7 @@ impl InodeTable {
                 parent: ROOT_INO,
                 kind: NodeKind::Root,
                 last_open_etag: None,
+                last_listing: None,
             },
         );
         InodeTable {
@@ -131,10 +135,20 @@ impl InodeTable {
                 parent,
                 kind,
                 last_open_etag: None,
+                last_listing: None,
             },
         );
         self.by_name.insert(key, ino);
         ino
+    }
+
+    /// Records an opendir of `ino` showing the listing fetched at `fetched`; true when it
+    /// is the same listing as the last opendir showed (the kernel may keep its entries).
+    pub fn note_listing(&mut self, ino: u64, fetched: Instant) -> bool {
+        let Some(node) = self.nodes.get_mut(&ino) else {
+            return false;
+        };
+        node.last_listing.replace(fetched) == Some(fetched)
     }
 
     /// Records an open of `ino` at `etag`; true when the kernel may keep cached pages

@@ -41,6 +41,18 @@ pub struct Opened {
     pub direct_io: bool,
 }
 
+/// What an opendir answers: the handle and how the kernel may cache the entries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpenedDir {
+    pub fh: u64,
+    /// The kernel may cache the entries (a bucket folder: they come from a listing that
+    /// stays valid for the metadata TTL).
+    pub cache_entries: bool,
+    /// The kernel may keep the entries it cached at an earlier open: this open shows the
+    /// very same listing (not refetched since, not dropped by SIGHUP).
+    pub keep_cache: bool,
+}
+
 /// The root directory's inode number, as FUSE expects.
 pub const ROOT_INO: u64 = 1;
 
@@ -386,7 +398,7 @@ impl Fs {
     }
 
     /// Takes a snapshot of a directory's entries (`.` and `..` first) and returns its handle.
-    pub async fn opendir(&self, ino: u64) -> Result<u64, FsError> {
+    pub async fn opendir(&self, ino: u64) -> Result<OpenedDir, FsError> {
         let kind = self.node(ino)?;
         let parent = self
             .inodes
@@ -404,6 +416,7 @@ impl Fs {
                 attr: self.attr_of(parent, &NodeKind::Root),
             },
         ];
+        let mut listing_kept = None;
         let children = match &kind {
             NodeKind::Root => self.root_children(),
             NodeKind::ViewsRoot => self
@@ -427,6 +440,7 @@ impl Fs {
                     .list(bucket, prefix)
                     .await
                     .map_err(|e| FsError::from_store(&e))?;
+                listing_kept = Some(self.inodes.lock().note_listing(ino, listing.fetched));
                 for (name, child) in &listing.children {
                     let attr = self.adopt(ino, &kind, name, child.clone());
                     entries.push(DirEntry {
@@ -450,7 +464,11 @@ impl Fs {
         }
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.dirs.lock().insert(fh, Arc::new(entries));
-        Ok(fh)
+        Ok(OpenedDir {
+            fh,
+            cache_entries: listing_kept.is_some(),
+            keep_cache: listing_kept == Some(true),
+        })
     }
 
     /// The snapshot taken by [`Fs::opendir`].

@@ -33,7 +33,7 @@ fn fs_over(store: Arc<MemoryStore>, buckets: &[(&str, Option<&str>)]) -> Fs {
 }
 
 async fn names(fs: &Fs, ino: u64) -> Vec<String> {
-    let fh = fs.opendir(ino).await.unwrap();
+    let fh = fs.opendir(ino).await.unwrap().fh;
     let entries = fs.dir_entries(fh).unwrap();
     fs.releasedir(fh);
     entries
@@ -141,7 +141,7 @@ async fn listing_follows_pages_and_needs_no_head() {
     names(&fs, bucket.ino).await;
     let many = fs.lookup(bucket.ino, OsStr::new("many")).await.unwrap();
     let lists_before = store.list_count.load(Ordering::SeqCst);
-    let fh = fs.opendir(many.ino).await.unwrap();
+    let fh = fs.opendir(many.ino).await.unwrap().fh;
     let entries = fs.dir_entries(fh).unwrap();
     assert_eq!(entries.len() - 2, 1050, "entries listed");
     assert_eq!(entries[2 + 13].attr.size, 13 % 7, "size from the listing");
@@ -414,4 +414,44 @@ async fn names_with_extensions_cost_one_list_and_keep_folder_semantics() {
             "{name}: the negative cache answers the second lookup"
         );
     }
+}
+
+#[tokio::test]
+async fn kernel_keeps_cached_entries_only_while_the_listing_is_the_same() {
+    let store = Arc::new(MemoryStore::new());
+    store.put("b1", "d/a.fits", "e", Bytes::from_static(b"1"));
+    let fs = fs_over(store.clone(), &[("b1", None)]);
+    let d = walk(&fs, "b1/d").await.unwrap();
+    let flags = |o: OpenedDir| (o.cache_entries, o.keep_cache);
+    let first = fs.opendir(d.ino).await.unwrap();
+    assert_eq!(
+        flags(first),
+        (true, false),
+        "first opendir of a bucket folder"
+    );
+    let second = fs.opendir(d.ino).await.unwrap();
+    assert_eq!(
+        flags(second),
+        (true, true),
+        "second opendir, same listing: the kernel may keep what it cached"
+    );
+    fs.drop_metadata();
+    store.put("b1", "d/b.fits", "e", Bytes::from_static(b"2"));
+    let after = fs.opendir(d.ino).await.unwrap();
+    assert_eq!(
+        flags(after),
+        (true, false),
+        "after drop_metadata the listing is fetched again: the kernel must drop its copy"
+    );
+    assert_eq!(
+        fs.dir_entries(after.fh).unwrap().len() - 2,
+        2,
+        "the new listing shows the new object"
+    );
+    let root = fs.opendir(ROOT_INO).await.unwrap();
+    assert_eq!(
+        flags(root),
+        (false, false),
+        "the root is not cached by the kernel"
+    );
 }

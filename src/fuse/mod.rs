@@ -183,7 +183,19 @@ impl Filesystem for FuseAdapter {
     fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
         self.spawn(move |fs| async move {
             match fs.opendir(ino.0).await {
-                Ok(fh) => reply.opened(FileHandle(fh), FopenFlags::empty()),
+                Ok(opened) => {
+                    // A bucket folder's entries may stay in the kernel's cache: a repeated
+                    // `ls` then costs no READDIRPLUS at all. They are kept across opens only
+                    // while the listing behind them is the same (TTL, SIGHUP).
+                    let mut flags = FopenFlags::empty();
+                    if opened.cache_entries {
+                        flags |= FopenFlags::FOPEN_CACHE_DIR;
+                    }
+                    if opened.keep_cache {
+                        flags |= FopenFlags::FOPEN_KEEP_CACHE;
+                    }
+                    reply.opened(FileHandle(opened.fh), flags)
+                }
                 Err(e) => reply.error(errno("opendir", &e)),
             }
         });
