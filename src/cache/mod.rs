@@ -432,10 +432,7 @@ impl BlockCache {
     /// One block from the disk cache, else from the store (then written to disk).
     async fn load_block(&self, key: &BlockKey, range: Range<u64>) -> Result<Bytes, StoreError> {
         let Some(disk) = self.disk.clone() else {
-            return self
-                .store
-                .get_range(&key.bucket, &key.key, &key.etag, range)
-                .await;
+            return self.fetch_block(key, range).await;
         };
         let expected = range.end - range.start;
         let (owned_key, block_size) = (key.clone(), self.block_size);
@@ -448,12 +445,75 @@ impl BlockCache {
         if let Some(data) = on_disk {
             return Ok(data);
         }
-        let data = self
-            .store
-            .get_range(&key.bucket, &key.key, &key.etag, range)
-            .await?;
+        let data = self.fetch_block(key, range).await?;
         self.write_behind(key, &data).await;
         Ok(data)
+    }
+
+    /// One block from the store. When a format-aware fragment already holds part of it
+    /// (a FITS header window, the head), only the rest is fetched and the block is put
+    /// together: a full read of a file costs no byte twice.
+    async fn fetch_block(&self, key: &BlockKey, range: Range<u64>) -> Result<Bytes, StoreError> {
+        let get = |r: Range<u64>| self.store.get_range(&key.bucket, &key.key, &key.etag, r);
+        let Some((held, frag_start, fragment)) = self.fragment_overlapping(key, &range) else {
+            return get(range).await;
+        };
+        let before = range.start..held.start;
+        let after = held.end..range.end;
+        let gaps: Vec<Range<u64>> = [before.clone(), after.clone()]
+            .into_iter()
+            .filter(|g| !g.is_empty())
+            .collect();
+        let (fragment, gap_data) = futures::join!(
+            fragment,
+            futures::future::try_join_all(gaps.iter().cloned().map(get))
+        );
+        let (Ok(fragment), Ok(gap_data)) = (fragment, gap_data) else {
+            return get(range).await;
+        };
+        let mut parts = gap_data.into_iter();
+        let mut block = BytesMut::with_capacity((range.end - range.start) as usize);
+        if !before.is_empty() {
+            block.extend_from_slice(&parts.next().unwrap_or_default());
+        }
+        let from = (held.start - frag_start) as usize;
+        let to = (held.end - frag_start) as usize;
+        match fragment.get(from..to) {
+            Some(middle) => block.extend_from_slice(middle),
+            None => return get(range).await,
+        }
+        if !after.is_empty() {
+            block.extend_from_slice(&parts.next().unwrap_or_default());
+        }
+        if block.len() as u64 != range.end - range.start {
+            return get(range).await;
+        }
+        Ok(block.freeze())
+    }
+
+    /// The part of `range` a fragment of the block's object holds, where that fragment
+    /// starts, and its fetch.
+    fn fragment_overlapping(
+        &self,
+        key: &BlockKey,
+        range: &Range<u64>,
+    ) -> Option<(Range<u64>, u64, Fetch)> {
+        let inner = self.inner.lock();
+        inner
+            .fragments
+            .iter()
+            .filter(|f| {
+                f.object.bucket == key.bucket
+                    && f.object.key == key.key
+                    && f.object.etag == key.etag
+                    && f.range.start < range.end
+                    && range.start < f.range.end
+            })
+            .map(|f| {
+                let held = f.range.start.max(range.start)..f.range.end.min(range.end);
+                (held, f.range.start, f.fetch.clone())
+            })
+            .max_by_key(|(held, _, _)| held.end - held.start)
     }
 
     /// Hands a fetched block to the disk; waits for the write only when too much is pending.

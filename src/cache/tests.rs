@@ -365,3 +365,33 @@ async fn other_files_and_reads_outside_the_hints_use_blocks() {
         "block 3 cached by the read past the head"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_read_after_the_header_prefetch_fetches_no_byte_twice() {
+    let store = Arc::new(MemoryStore::new());
+    let data = fits_file(4, 3_000_000);
+    store.put("b", "x_drz.fits", "e", data.clone());
+    let cache = BlockCache::new(store.clone(), 1 << 20, 64 << 20);
+    let o = obj("x_drz.fits", "e", data.len());
+    cache.hint_open(&o);
+    let first = cache.read(&o, 0, 4096).await.unwrap();
+    assert!(first[..] == data[..4096], "first header bytes differ");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut offset = 0u64;
+    while offset < data.len() as u64 {
+        let got = cache.read(&o, offset, 1 << 20).await.unwrap();
+        let end = offset as usize + got.len();
+        assert!(
+            got[..] == data[offset as usize..end],
+            "bytes at {offset} differ"
+        );
+        offset += got.len() as u64;
+    }
+    let fetched: u64 = store.gets.lock().iter().map(|(_, r)| r.end - r.start).sum();
+    assert_eq!(
+        fetched,
+        data.len() as u64,
+        "bytes fetched for one full read (header ranges reused in their blocks): {:?}",
+        store.gets.lock()
+    );
+}
