@@ -519,11 +519,7 @@ impl Fs {
         self.cache.hint_open(&object);
         let file = OpenFile::Object {
             object,
-            readahead: Mutex::new(ReadAhead::within_budget(
-                self.cache.block_size(),
-                self.opts.max_readahead,
-                self.cache.capacity(),
-            )),
+            readahead: Mutex::new(ReadAhead::for_cache(&self.cache, self.opts.max_readahead)),
         };
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.files.lock().insert(fh, Arc::new(file));
