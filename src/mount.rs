@@ -342,6 +342,29 @@ fn file_id(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
+/// Tells the kernel to drop the names and attributes it cached from this mount (its
+/// timeouts equal metadata_ttl): after SIGHUP every path is looked up again.
+async fn forget_in_kernel(notifier: fuser::Notifier, entries: Vec<(u64, std::ffi::OsString, u64)>) {
+    let count = entries.len();
+    // Each notification is a write to /dev/fuse the kernel handles at once; off the runtime.
+    let done = tokio::task::spawn_blocking(move || {
+        let mut inodes = std::collections::HashSet::new();
+        for (parent, name, ino) in &entries {
+            // ENOENT: the kernel had already let go of it.
+            let _ = notifier.inval_entry(fuser::INodeNo(*parent), name);
+            if inodes.insert(*ino) {
+                let _ = notifier.inval_inode(fuser::INodeNo(*ino), -1, 0);
+            }
+        }
+    })
+    .await;
+    if done.is_err() {
+        tracing::warn!("SIGHUP: could not make the kernel forget {count} cached names");
+    } else {
+        tracing::debug!("SIGHUP: the kernel was told to forget {count} cached names");
+    }
+}
+
 /// Waits for SIGINT, SIGTERM, or the end of the FUSE session (an external `umount`).
 /// SIGHUP on the way reloads: cached listings and attributes are dropped and every view is
 /// re-resolved in the background (a view whose refresh fails keeps its last listing).
@@ -363,6 +386,7 @@ async fn wait_for_end(
             _ = hup.recv() => {
                 crate::notify::reloading(false);
                 fs.drop_metadata();
+                forget_in_kernel(background.notifier(), fs.known_entries()).await;
                 if let Some(views) = fs.views() {
                     views.refresh_all();
                 }

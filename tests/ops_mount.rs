@@ -309,6 +309,11 @@ fn sighup_drops_cached_listings_and_refreshes_views() {
         "hst/public/jbev/jbevet010/jbevet010_drz.fits",
         pseudo_random(20_000, 2),
     );
+    s3.put_object(
+        "stpubdata",
+        "hst/public/jbev/jbeveo010/jbeveo010_flt.fits",
+        pseudo_random(20_000, 4),
+    );
     let mast = MastStandin::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("views.toml");
@@ -353,11 +358,30 @@ products = { productSubGroupDescription = "DRZ" }
         2,
         "the cached listing is used before SIGHUP"
     );
-    // ...and is after SIGHUP, which also re-resolves the view.
+    // Paths the kernel knows: a replaced object keeps its old size and a deleted one stays
+    // visible while trusted (the kernel's own entry and attribute caches included)...
+    let replaced = m.path(&format!("stpubdata/{key}"));
+    let deleted = m.path("stpubdata/hst/public/jbev/jbeveo010/jbeveo010_flt.fits");
+    assert_eq!(fs::metadata(&replaced).unwrap().len(), 10_000);
+    assert_eq!(fs::metadata(&deleted).unwrap().len(), 20_000);
+    s3.put_object("stpubdata", key, pseudo_random(30_000, 3));
+    s3.delete_object("stpubdata", "hst/public/jbev/jbeveo010/jbeveo010_flt.fits");
+    assert_eq!(
+        fs::metadata(&replaced).unwrap().len(),
+        10_000,
+        "the cached size is used before SIGHUP"
+    );
+    // ...and after SIGHUP, which also re-resolves the view, they are looked up again.
     mast.clear_requests();
     unsafe { libc::kill(m.pid() as i32, libc::SIGHUP) };
     wait_until("the new object after SIGHUP", || {
         names_in(&m.path("stpubdata/hst/public/jbev")).len() == 3
+    });
+    wait_until("the replaced object's new size after SIGHUP", || {
+        fs::metadata(&replaced).map(|md| md.len()).ok() == Some(30_000)
+    });
+    wait_until("the deleted object gone after SIGHUP", || {
+        fs::metadata(&deleted).is_err_and(|e| e.kind() == std::io::ErrorKind::NotFound)
     });
     wait_until("a view refresh after SIGHUP", || {
         !mast.invoke_requests().is_empty()

@@ -87,6 +87,14 @@ pub struct InodeTable {
 }
 
 impl InodeTable {
+    /// Every (parent, name) → inode the kernel may have cached as a directory entry.
+    pub fn entries(&self) -> Vec<(u64, OsString, u64)> {
+        self.by_name
+            .iter()
+            .map(|((parent, name), ino)| (*parent, name.clone(), *ino))
+            .collect()
+    }
+
     pub fn new() -> InodeTable {
         let mut nodes = HashMap::new();
         nodes.insert(

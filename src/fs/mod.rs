@@ -602,6 +602,12 @@ impl Fs {
     pub fn drop_metadata(&self) {
         self.buckets.drop_metadata();
     }
+
+    /// The names handed to the kernel so far, (parent, name, inode): what it may still
+    /// answer from its own caches after [`Fs::drop_metadata`] unless told to forget.
+    pub fn known_entries(&self) -> Vec<(u64, std::ffi::OsString, u64)> {
+        self.inodes.lock().entries()
+    }
 }
 
 #[cfg(test)]
