@@ -2,7 +2,8 @@
 //!
 //! Owns the SDK clients (one anonymous, one signed through the standard credential chain),
 //! our retry loop (the SDK's own retries are off so that one budget covers the whole request,
-//! body included), per-attempt timeouts, the bound on concurrent requests, and counters.
+//! body included), per-attempt timeouts, the bound on concurrent requests, counters, and
+//! the pool block buffers are recycled through (`pool`).
 
 use std::collections::HashSet;
 use std::future::Future;
