@@ -89,6 +89,11 @@ pub fn snapshot(fs: &Fs) -> Value {
             "block_size": fs.cache().block_size(),
         },
         "disk_cache": disk,
+        "buffers": {
+            "allocated": load(&s.buffers_allocated),
+            "recycled": load(&s.buffers_recycled),
+            "pooled_bytes": load(&s.pooled_bytes),
+        },
         "memory": {
             "rss_bytes": proc_status_kib("VmRSS").map(|k| k * 1024),
             "peak_rss_bytes": proc_status_kib("VmHWM").map(|k| k * 1024),

@@ -287,8 +287,9 @@ fn replaced_object_is_estale_for_open_handles_and_fresh_after_the_ttl() {
     );
     let path = m.path("stpubdata/obj/x.fits");
     let f = fs::File::open(&path).unwrap();
+    // A read in the middle: one from the start would make the whole file stream ahead.
     assert!(
-        read_at(&f, 0, 65536).unwrap()[..] == old[..65536],
+        read_at(&f, 1 << 20, 65536).unwrap()[..] == old[1 << 20..(1 << 20) + 65536],
         "first read"
     );
 

@@ -30,7 +30,7 @@ use lru::LruCache;
 use parking_lot::Mutex;
 
 pub use disk::{DiskBlock, DiskCache};
-pub use readahead::ReadAhead;
+pub use readahead::{ActiveStreams, ReadAhead};
 
 use crate::store::{ObjectStore, StoreError, StoreErrorKind};
 
@@ -106,6 +106,8 @@ pub struct BlockCache {
     disk: Option<Arc<DiskCache>>,
     /// Bytes handed to the disk and not yet written.
     pending_disk_bytes: Arc<AtomicU64>,
+    /// Handles streaming through this cache: they share its read-ahead budget.
+    streams: Arc<ActiveStreams>,
     pub counters: CacheCounters,
 }
 
@@ -135,6 +137,7 @@ impl BlockCache {
             }),
             disk,
             pending_disk_bytes: Arc::new(AtomicU64::new(0)),
+            streams: Arc::new(ActiveStreams::default()),
             counters: CacheCounters::default(),
         })
     }
@@ -145,6 +148,11 @@ impl BlockCache {
 
     pub fn capacity(&self) -> u64 {
         self.capacity
+    }
+
+    /// The counter of handles streaming through this cache (see [`ReadAhead::for_cache`]).
+    pub fn streams(&self) -> Arc<ActiveStreams> {
+        Arc::clone(&self.streams)
     }
 
     pub fn disk(&self) -> Option<&Arc<DiskCache>> {

@@ -22,9 +22,7 @@
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
-
-use parking_lot::Mutex;
+use std::sync::Arc;
 
 use super::BlockCache;
 
@@ -51,25 +49,6 @@ pub struct ReadAhead {
 pub struct ActiveStreams(AtomicU64);
 
 impl ActiveStreams {
-    /// The counter of `cache`'s streams, one per cache for the life of the process.
-    // A field of the cache would be the natural home; the registry keeps this inside the
-    // read-ahead module. Dead caches (unit tests make many) are pruned on each call.
-    pub fn of(cache: &Arc<BlockCache>) -> Arc<ActiveStreams> {
-        static REGISTRY: Mutex<Vec<(Weak<BlockCache>, Arc<ActiveStreams>)>> =
-            Mutex::new(Vec::new());
-        let mut registry = REGISTRY.lock();
-        registry.retain(|(c, _)| c.strong_count() > 0);
-        if let Some((_, streams)) = registry
-            .iter()
-            .find(|(c, _)| std::ptr::eq(c.as_ptr(), Arc::as_ptr(cache)))
-        {
-            return Arc::clone(streams);
-        }
-        let streams = Arc::new(ActiveStreams::default());
-        registry.push((Arc::downgrade(cache), Arc::clone(&streams)));
-        streams
-    }
-
     pub fn count(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
@@ -95,7 +74,7 @@ impl ReadAhead {
             cache.block_size(),
             max_window,
             cache.capacity(),
-            ActiveStreams::of(cache),
+            cache.streams(),
         )
     }
 
@@ -403,8 +382,15 @@ mod tests {
             Arc::new(crate::store::memory::MemoryStore::new());
         let a = BlockCache::new(Arc::clone(&store), MB, 64 * MB);
         let b = BlockCache::new(store, MB, 64 * MB);
-        assert!(Arc::ptr_eq(&ActiveStreams::of(&a), &ActiveStreams::of(&a)));
-        assert!(!Arc::ptr_eq(&ActiveStreams::of(&a), &ActiveStreams::of(&b)));
+        assert!(Arc::ptr_eq(&a.streams(), &a.streams()));
+        assert!(!Arc::ptr_eq(&a.streams(), &b.streams()));
+        // Handles opened on one cache count in its counter.
+        let mut reader = ReadAhead::for_cache(&a, 64 * MB);
+        for i in 0..8 {
+            reader.on_read(i * MB, MB, 1000 * MB);
+        }
+        assert_eq!(a.streams().count(), 1, "a streaming handle of cache a");
+        assert_eq!(b.streams().count(), 0, "cache b has no streams");
     }
 
     #[test]
