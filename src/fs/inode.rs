@@ -1,8 +1,13 @@
 //! The inode table: stable numbers for (parent, name) pairs and what each inode is.
 //!
-//! An inode keeps its number for the life of the mount, so a path looked up twice gets the
-//! same number (the kernel and tools like `find` rely on it). Inodes are not reclaimed on
-//! FORGET: the table grows with the number of distinct names visited.
+//! An inode keeps its number for as long as the kernel may hold it, so a path looked up twice
+//! gets the same number (the kernel and tools like `find` rely on it). The table follows the
+//! FUSE lookup-count protocol: every reply that hands the kernel an inode (a LOOKUP entry, a
+//! READDIRPLUS entry other than `.` and `..`) counts one reference, FORGET gives `n` back,
+//! and an inode nobody holds any more (no kernel references, no open directory snapshot
+//! listing it) leaves the table. Numbers come from a counter and are never handed out
+//! twice, so a forgotten name looked up again gets a fresh number: the kernel can never
+//! confuse it with an inode it still holds.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -72,11 +77,22 @@ impl Origin {
 #[derive(Debug)]
 pub struct Node {
     pub parent: u64,
+    /// The name in `parent` (empty for the root), to drop the name with the inode.
+    name: OsString,
+    /// References the kernel holds: entries handed to it minus those it forgot.
+    pub lookups: u64,
+    /// Open directory snapshots listing this inode: their READDIRPLUS replies may still
+    /// hand it to the kernel, so it must keep its number until they are released.
+    pins: u32,
     pub kind: NodeKind,
     /// The ETag of the last open, to tell the kernel whether its page cache is still valid.
+    /// Dropped with the inode on FORGET on purpose: the kernel's page cache belongs to its
+    /// inode and is evicted with it, so a fresh inode for the name starts with no pages to
+    /// keep (whatever the first open answers, there is nothing stale to serve).
     pub last_open_etag: Option<String>,
     /// For a bucket folder: when the listing its last opendir showed was fetched, to tell
-    /// the kernel whether its cached entries are still valid.
+    /// the kernel whether its cached entries are still valid. Like `last_open_etag`, the
+    /// kernel's cached entries live in its inode and go with it.
     pub last_listing: Option<Instant>,
 }
 
@@ -101,6 +117,9 @@ impl InodeTable {
             ROOT_INO,
             Node {
                 parent: ROOT_INO,
+                name: OsString::new(),
+                lookups: 0,
+                pins: 0,
                 kind: NodeKind::Root,
                 last_open_etag: None,
                 last_listing: None,
@@ -141,6 +160,9 @@ impl InodeTable {
             ino,
             Node {
                 parent,
+                name: name.to_os_string(),
+                lookups: 0,
+                pins: 0,
                 kind,
                 last_open_etag: None,
                 last_listing: None,
@@ -148,6 +170,83 @@ impl InodeTable {
         );
         self.by_name.insert(key, ino);
         ino
+    }
+
+    /// Like [`InodeTable::child`], and counts the reference a LOOKUP reply hands the kernel.
+    pub fn looked_up(&mut self, parent: u64, name: &OsStr, kind: NodeKind) -> u64 {
+        let ino = self.child(parent, name, kind);
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            node.lookups += 1;
+        }
+        ino
+    }
+
+    /// Like [`InodeTable::child`], and keeps the inode while a directory snapshot lists it
+    /// (until [`InodeTable::unpin`]).
+    pub fn pinned_child(&mut self, parent: u64, name: &OsStr, kind: NodeKind) -> u64 {
+        let ino = self.child(parent, name, kind);
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            node.pins += 1;
+        }
+        ino
+    }
+
+    /// Counts one reference the kernel took on `ino` (a READDIRPLUS entry). False when
+    /// `ino` is not in the table.
+    pub fn remember(&mut self, ino: u64) -> bool {
+        match self.nodes.get_mut(&ino) {
+            Some(node) => {
+                node.lookups += 1;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Releases one directory snapshot's hold on `ino`.
+    pub fn unpin(&mut self, ino: u64) {
+        if let Some(node) = self.nodes.get_mut(&ino) {
+            node.pins = node.pins.saturating_sub(1);
+        }
+        self.drop_if_unused(ino);
+    }
+
+    /// The kernel dropped `nlookup` references to `ino`. False when `ino` is not in the
+    /// table (the kernel forgetting more than it was handed: a counting bug to log).
+    pub fn forget(&mut self, ino: u64, nlookup: u64) -> bool {
+        let Some(node) = self.nodes.get_mut(&ino) else {
+            return false;
+        };
+        node.lookups = node.lookups.saturating_sub(nlookup);
+        self.drop_if_unused(ino);
+        true
+    }
+
+    /// Removes `ino` (and its name, unless the name now means a newer inode) once neither
+    /// the kernel nor a directory snapshot holds it. The root stays for the whole mount.
+    fn drop_if_unused(&mut self, ino: u64) {
+        if ino == ROOT_INO {
+            return;
+        }
+        let unused = self
+            .nodes
+            .get(&ino)
+            .is_some_and(|n| n.lookups == 0 && n.pins == 0);
+        if !unused {
+            return;
+        }
+        let Some(node) = self.nodes.remove(&ino) else {
+            return;
+        };
+        let key = (node.parent, node.name);
+        if self.by_name.get(&key) == Some(&ino) {
+            self.by_name.remove(&key);
+        }
+    }
+
+    /// Inodes in the table, the root included.
+    pub fn count(&self) -> usize {
+        self.nodes.len()
     }
 
     /// Records an opendir of `ino` showing the listing fetched at `fetched`; true when it

@@ -111,6 +111,21 @@ impl Default for FsOptions {
     }
 }
 
+/// What keeps a newly placed inode in the table: the kernel's reference from a LOOKUP
+/// reply, or the directory snapshot that lists it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Hold {
+    Lookup,
+    Snapshot,
+}
+
+/// An open directory: the entries its opendir saw, and the inodes it holds in the table
+/// (every entry but `.` and `..`) so READDIRPLUS may still hand them out.
+struct DirHandle {
+    entries: Arc<Vec<DirEntry>>,
+    pinned: Vec<u64>,
+}
+
 /// An open file: the object version pinned at open and its read-ahead state, or bytes
 /// made in memory.
 enum OpenFile {
@@ -130,7 +145,7 @@ pub struct Fs {
     cache: Arc<BlockCache>,
     store_counters: Arc<StoreCounters>,
     files: Mutex<HashMap<u64, Arc<OpenFile>>>,
-    dirs: Mutex<HashMap<u64, Arc<Vec<DirEntry>>>>,
+    dirs: Mutex<HashMap<u64, DirHandle>>,
     next_handle: AtomicU64,
     mounted_at: SystemTime,
 }
@@ -230,8 +245,15 @@ impl Fs {
             .ok_or_else(|| FsError::new(libc::ENOENT, format!("inode {ino} is not known")))
     }
 
-    /// Registers `name` under `parent` as `child` and returns its attributes.
-    fn adopt(&self, parent: u64, parent_kind: &NodeKind, name: &str, child: Child) -> Attr {
+    /// Registers `name` under `parent` as `child`, held by `hold`, and returns its attributes.
+    fn adopt(
+        &self,
+        parent: u64,
+        parent_kind: &NodeKind,
+        name: &str,
+        child: Child,
+        hold: Hold,
+    ) -> Attr {
         let kind = match (parent_kind, child) {
             (NodeKind::Dir { bucket, prefix }, Child::Dir) => NodeKind::Dir {
                 bucket: bucket.clone(),
@@ -256,14 +278,17 @@ impl Fs {
                 origin: None,
             },
         };
-        self.place(parent, name, kind)
+        self.place(parent, name, kind, hold)
     }
 
-    fn place(&self, parent: u64, name: &str, kind: NodeKind) -> Attr {
-        let ino = self
-            .inodes
-            .lock()
-            .child(parent, OsStr::new(name), kind.clone());
+    fn place(&self, parent: u64, name: &str, kind: NodeKind, hold: Hold) -> Attr {
+        let name = OsStr::new(name);
+        let mut table = self.inodes.lock();
+        let ino = match hold {
+            Hold::Lookup => table.looked_up(parent, name, kind.clone()),
+            Hold::Snapshot => table.pinned_child(parent, name, kind.clone()),
+        };
+        drop(table);
         self.attr_of(ino, &kind)
     }
 
@@ -347,7 +372,7 @@ impl Fs {
         };
         match &parent_kind {
             NodeKind::Root => match self.root_children().into_iter().find(|(n, _)| n == name) {
-                Some((_, kind)) => Ok(self.place(parent, name, kind)),
+                Some((_, kind)) => Ok(self.place(parent, name, kind, Hold::Lookup)),
                 None => Err(FsError::new(
                     libc::ENOENT,
                     format!("no bucket '{name}' is mounted"),
@@ -355,7 +380,9 @@ impl Fs {
             },
             NodeKind::Dir { bucket, prefix } => {
                 match self.buckets.lookup(bucket, prefix, name).await {
-                    Ok(Some(child)) => Ok(self.adopt(parent, &parent_kind, name, child)),
+                    Ok(Some(child)) => {
+                        Ok(self.adopt(parent, &parent_kind, name, child, Hold::Lookup))
+                    }
                     Ok(None) => Err(FsError::quiet(libc::ENOENT)),
                     Err(e) => Err(FsError::from_store(&e)),
                 }
@@ -367,7 +394,7 @@ impl Fs {
                         view: name.into(),
                         folder: None,
                     };
-                    Ok(self.place(parent, name, kind))
+                    Ok(self.place(parent, name, kind, Hold::Lookup))
                 } else {
                     Err(FsError::new(
                         libc::ENOENT,
@@ -378,12 +405,12 @@ impl Fs {
             NodeKind::View { view, folder } => {
                 let children = self.view_children(view, folder).await?;
                 match children.into_iter().find(|(n, _)| n == name) {
-                    Some((_, kind)) => Ok(self.place(parent, name, kind)),
+                    Some((_, kind)) => Ok(self.place(parent, name, kind, Hold::Lookup)),
                     None => Err(FsError::quiet(libc::ENOENT)),
                 }
             }
             NodeKind::StatusDir if name == STATS_FILE => {
-                Ok(self.place(parent, name, NodeKind::StatsFile))
+                Ok(self.place(parent, name, NodeKind::StatsFile, Hold::Lookup))
             }
             NodeKind::StatusDir => Err(FsError::quiet(libc::ENOENT)),
             NodeKind::File { .. } | NodeKind::Virtual { .. } | NodeKind::StatsFile => {
@@ -442,7 +469,7 @@ impl Fs {
                     .map_err(|e| FsError::from_store(&e))?;
                 listing_kept = Some(self.inodes.lock().note_listing(ino, listing.fetched));
                 for (name, child) in &listing.children {
-                    let attr = self.adopt(ino, &kind, name, child.clone());
+                    let attr = self.adopt(ino, &kind, name, child.clone(), Hold::Snapshot);
                     entries.push(DirEntry {
                         name: name.into(),
                         attr,
@@ -456,14 +483,19 @@ impl Fs {
             }
         };
         for (name, child) in children {
-            let attr = self.place(ino, &name, child);
+            let attr = self.place(ino, &name, child, Hold::Snapshot);
             entries.push(DirEntry {
                 name: name.into(),
                 attr,
             });
         }
+        let pinned = entries.iter().skip(2).map(|e| e.attr.ino).collect();
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
-        self.dirs.lock().insert(fh, Arc::new(entries));
+        let handle = DirHandle {
+            entries: Arc::new(entries),
+            pinned,
+        };
+        self.dirs.lock().insert(fh, handle);
         Ok(OpenedDir {
             fh,
             cache_entries: listing_kept.is_some(),
@@ -473,11 +505,47 @@ impl Fs {
 
     /// The snapshot taken by [`Fs::opendir`].
     pub fn dir_entries(&self, fh: u64) -> Option<Arc<Vec<DirEntry>>> {
-        self.dirs.lock().get(&fh).cloned()
+        self.dirs.lock().get(&fh).map(|d| d.entries.clone())
+    }
+
+    /// Counts the reference the kernel takes on an entry of a READDIRPLUS reply: every
+    /// entry but `.` and `..` (the kernel skips those, see `fuse_direntplus_link`). Call it
+    /// only for entries that made it into the reply.
+    pub fn note_plus_entry(&self, entry: &DirEntry) {
+        if entry.name == "." || entry.name == ".." {
+            return;
+        }
+        if !self.inodes.lock().remember(entry.attr.ino) {
+            // Cannot happen while the snapshot's handle pins the entry; worth a line if it does.
+            tracing::warn!(
+                ino = entry.attr.ino,
+                "readdirplus entry is not in the inode table"
+            );
+        }
     }
 
     pub fn releasedir(&self, fh: u64) {
-        self.dirs.lock().remove(&fh);
+        let Some(handle) = self.dirs.lock().remove(&fh) else {
+            return;
+        };
+        let mut table = self.inodes.lock();
+        for ino in handle.pinned {
+            table.unpin(ino);
+        }
+    }
+
+    /// The kernel dropped `nlookup` references to `ino` (FORGET): once it holds none and no
+    /// open directory lists it, the inode leaves the table, so memory follows what the
+    /// kernel caches rather than every name ever visited.
+    pub fn forget(&self, ino: u64, nlookup: u64) {
+        if !self.inodes.lock().forget(ino, nlookup) {
+            tracing::debug!(ino, nlookup, "forget of an inode not in the table");
+        }
+    }
+
+    /// Inodes in the table right now, the root included (for stats).
+    pub fn inode_count(&self) -> usize {
+        self.inodes.lock().count()
     }
 
     /// Opens a file: pins its current version (revalidated by HEAD once the metadata TTL

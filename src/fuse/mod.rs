@@ -115,6 +115,12 @@ impl Filesystem for FuseAdapter {
         });
     }
 
+    // BATCH_FORGET: fuser's default `batch_forget` calls this once per inode (fuser 0.18
+    // keeps its `ForgetOne` type private, so it cannot be overridden anyway).
+    fn forget(&self, _req: &Request, ino: INodeNo, nlookup: u64) {
+        self.fs.forget(ino.0, nlookup);
+    }
+
     fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         let ttl = self.ttl;
         self.spawn(move |fs| async move {
@@ -249,6 +255,8 @@ impl Filesystem for FuseAdapter {
             ) {
                 break;
             }
+            // The entry is in the reply: the kernel takes a reference on it.
+            self.fs.note_plus_entry(e);
         }
         reply.ok();
     }
