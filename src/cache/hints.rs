@@ -12,7 +12,9 @@
 //!   their headers are fetched in parallel with a little slack either side rather than one
 //!   round trip each; the end of the file (where table HDUs usually sit) is fetched too.
 //! - ASDF: the block index sits at the end of the file, and asdf reads it right after the
-//!   tree: the tail is fetched together with the head.
+//!   tree: the tail is fetched together with the head. The index also says where each
+//!   block starts, so read-ahead for one array stops at the end of its block instead of
+//!   running into the next arrays.
 //!
 //! Windows are sized for what the kernel asks of FUSE (reads of up to 128 KiB from a page
 //! boundary), so that a reader's request falls wholly inside one window.
@@ -56,6 +58,36 @@ pub fn asdf_tail(size: u64) -> Option<Range<u64>> {
     }
     let start = size.saturating_sub(TAIL_LEN).max(HEAD_LEN) / PAGE * PAGE;
     Some(start.max(HEAD_LEN)..size)
+}
+
+/// Where the units of an ASDF file start (each block, then the block index), from the
+/// file's tail as fetched from `tail_start`: the YAML list after `#ASDF BLOCK INDEX`.
+/// Empty when the tail holds no index (asdf then finds blocks by scanning; so does
+/// read-ahead, unbounded).
+pub fn asdf_units(tail: &[u8], tail_start: u64, size: u64) -> Vec<u64> {
+    const MARKER: &[u8] = b"#ASDF BLOCK INDEX";
+    let Some(at) = tail.windows(MARKER.len()).rposition(|w| w == MARKER) else {
+        return Vec::new();
+    };
+    let index_start = tail_start + at as u64;
+    let Ok(text) = std::str::from_utf8(&tail[at..]) else {
+        return Vec::new();
+    };
+    let mut starts: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("- ")?.trim().parse::<u64>().ok())
+        .filter(|o| *o < index_start)
+        .collect();
+    if starts.is_empty() || starts.windows(2).any(|w| w[0] >= w[1]) {
+        return Vec::new();
+    }
+    starts.push(index_start.min(size));
+    starts
+}
+
+/// The end of the unit holding `offset`: the first unit start after it, else the size.
+pub fn unit_end(units: &[u64], offset: u64, size: u64) -> u64 {
+    units.iter().copied().find(|u| *u > offset).unwrap_or(size)
 }
 
 /// One parsed FITS header: where it starts, its length and its data's padded length.
@@ -341,6 +373,37 @@ mod tests {
         let primary = header(&[kv("SIMPLE", "T"), kv("BITPIX", "8"), kv("NAXIS", "0")]);
         assert!(fits_plan(&primary, primary.len() as u64).is_empty());
         assert!(asdf_tail(100_000).is_none());
+    }
+
+    #[test]
+    fn asdf_units_come_from_the_block_index() {
+        let tail_start = 1_000_000;
+        let mut tail = vec![0u8; 500];
+        tail.extend_from_slice(
+            b"#ASDF BLOCK INDEX\n%YAML 1.1\n---\n- 10490\n- 900000\n- 500000\n...\n",
+        );
+        // Not ascending: no units rather than wrong ones.
+        assert!(asdf_units(&tail, tail_start, 2_000_000).is_empty());
+        let mut tail = vec![0u8; 500];
+        tail.extend_from_slice(b"#ASDF BLOCK INDEX\n%YAML 1.1\n---\n- 10490\n- 600000\n...\n");
+        let units = asdf_units(&tail, tail_start, 2_000_000);
+        assert_eq!(units, vec![10490, 600_000, 1_000_500]);
+        assert_eq!(
+            unit_end(&units, 20_000, 2_000_000),
+            600_000,
+            "first block ends"
+        );
+        assert_eq!(
+            unit_end(&units, 700_000, 2_000_000),
+            1_000_500,
+            "last block ends at the index"
+        );
+        assert_eq!(
+            unit_end(&units, 1_500_000, 2_000_000),
+            2_000_000,
+            "past the index: the size"
+        );
+        assert!(asdf_units(b"no index here", 0, 100).is_empty());
     }
 
     #[test]

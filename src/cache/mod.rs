@@ -62,7 +62,13 @@ struct Inner {
     in_flight: HashMap<BlockKey, Fetch>,
     /// Format-aware prefetches, oldest first; bounded by [`MAX_FRAGMENTS`].
     fragments: std::collections::VecDeque<Fragment>,
+    /// Where the blocks of ASDF files start, from their block indexes: read-ahead stops at
+    /// the end of the block being read.
+    units: LruCache<ObjectRef, Arc<Vec<u64>>>,
 }
+
+/// Files whose unit starts are remembered.
+const MAX_UNIT_MAPS: usize = 256;
 
 /// An exact byte range of one object version, fetched (or being fetched) on open.
 struct Fragment {
@@ -134,6 +140,10 @@ impl BlockCache {
                 reserved: 0,
                 in_flight: HashMap::new(),
                 fragments: std::collections::VecDeque::new(),
+                units: LruCache::new(
+                    std::num::NonZeroUsize::new(MAX_UNIT_MAPS)
+                        .unwrap_or(std::num::NonZeroUsize::MIN),
+                ),
             }),
             disk,
             pending_disk_bytes: Arc::new(AtomicU64::new(0)),
@@ -256,6 +266,7 @@ impl BlockCache {
         let mut inner = self.inner.lock();
         inner.blocks.clear();
         inner.fragments.clear();
+        inner.units.clear();
         inner.bytes = 0;
     }
 
@@ -289,7 +300,11 @@ impl BlockCache {
             hints::Format::Asdf => {
                 drop(self.fragment(obj, 0..hints::HEAD_LEN, None));
                 if let Some(tail) = hints::asdf_tail(obj.size) {
-                    drop(self.fragment(obj, tail, None));
+                    let tail_start = tail.start;
+                    let units: AfterFetch = Box::new(move |cache: &Arc<BlockCache>, obj, tail| {
+                        cache.set_units(obj, hints::asdf_units(tail, tail_start, obj.size));
+                    });
+                    drop(self.fragment(obj, tail, Some(units)));
                 }
             }
             hints::Format::Fits => {
@@ -302,6 +317,22 @@ impl BlockCache {
                 });
                 drop(self.fragment(obj, 0..hints::HEAD_LEN, Some(plan)));
             }
+        }
+    }
+
+    fn set_units(&self, obj: &ObjectRef, units: Vec<u64>) {
+        if !units.is_empty() {
+            self.inner.lock().units.put(obj.clone(), Arc::new(units));
+        }
+    }
+
+    /// Where the unit (an ASDF block) holding `offset` ends, as far as the format-aware
+    /// prefetch learnt; the object's size when nothing is known.
+    pub fn unit_end(&self, obj: &ObjectRef, offset: u64) -> u64 {
+        let units = self.inner.lock().units.peek(obj).cloned();
+        match units {
+            Some(units) => hints::unit_end(&units, offset, obj.size),
+            None => obj.size,
         }
     }
 

@@ -38,6 +38,8 @@ pub struct ReadAhead {
     requested_until: u64,
     /// No read yet: the first one starts a run wherever it is.
     fresh: bool,
+    /// The end of the unit (ASDF block) the run is in; entering another starts a new run.
+    unit_end: u64,
     /// The read-ahead bytes all streams of this cache share, and how many there are.
     shared: Option<(u64, Arc<ActiveStreams>)>,
     /// This handle counts in `shared`'s streams right now.
@@ -105,6 +107,7 @@ impl ReadAhead {
             next_offset: 0,
             requested_until: 0,
             fresh: true,
+            unit_end: u64::MAX,
             shared: None,
             streaming: false,
         }
@@ -136,10 +139,30 @@ impl ReadAhead {
 
     /// Records a read of `len` bytes at `offset` and returns the blocks to prefetch.
     pub fn on_read(&mut self, offset: u64, len: u64, object_size: u64) -> Range<u64> {
+        self.on_read_in_unit(offset, len, object_size, object_size)
+    }
+
+    /// [`ReadAhead::on_read`] for a read inside a unit of the file (an ASDF block) ending
+    /// at `unit_end`: nothing past the unit is read ahead (asdf reads one array's block
+    /// and stops). A reader that goes on into the next unit continues its run, so its
+    /// window grows on where it left off.
+    pub fn on_read_in_unit(
+        &mut self,
+        offset: u64,
+        len: u64,
+        object_size: u64,
+        unit_end: u64,
+    ) -> Range<u64> {
         let slack = 2 * self.block_size;
         let end = offset.saturating_add(len);
-        let continues =
-            !self.fresh && offset + slack >= self.next_offset && offset <= self.next_offset + slack;
+        // A read that spills into the next ASDF block (asdf's buffered reads overshoot the
+        // array by a few KiB) is not a reason to stream that block: it starts a new run.
+        let same_unit = unit_end == self.unit_end;
+        self.unit_end = unit_end;
+        let continues = !self.fresh
+            && same_unit
+            && offset + slack >= self.next_offset
+            && offset <= self.next_offset + slack;
         self.fresh = false;
         if continues {
             self.next_offset = self.next_offset.max(end);
@@ -170,7 +193,9 @@ impl ReadAhead {
             .next_offset
             .div_ceil(self.block_size)
             .max(self.requested_until);
+        let limit = unit_end.clamp(self.next_offset.min(object_size), object_size);
         let to = (self.next_offset + window)
+            .min(limit)
             .div_ceil(self.block_size)
             .min(last_block);
         if from >= to {
@@ -391,6 +416,40 @@ mod tests {
         }
         assert_eq!(a.streams().count(), 1, "a streaming handle of cache a");
         assert_eq!(b.streams().count(), 0, "cache b has no streams");
+    }
+
+    #[test]
+    fn a_reader_inside_a_unit_is_not_read_ahead_past_its_end() {
+        // asdf reads a 64 MiB block from 10 MiB on; the next unit starts at 74.5 MiB.
+        let unit_end = 74 * MB + MB / 2;
+        let mut ra = ReadAhead::new(MB, 64 * MB);
+        let mut furthest = 0;
+        for i in 10..80 {
+            let r = ra.on_read_in_unit(
+                i * MB,
+                MB,
+                1000 * MB,
+                if i * MB < unit_end {
+                    unit_end
+                } else {
+                    1000 * MB
+                },
+            );
+            if i * MB < unit_end {
+                furthest = furthest.max(r.end);
+            }
+        }
+        assert_eq!(
+            furthest, 75,
+            "prefetch stays within the unit's blocks (up to block 74)"
+        );
+        // A small read spilling into the next unit does not stream it.
+        let mut spill = ReadAhead::new(MB, 64 * MB);
+        for i in 10..74 {
+            spill.on_read_in_unit(i * MB, MB, 1000 * MB, unit_end);
+        }
+        let r = spill.on_read_in_unit(unit_end - 4096, 8192, 1000 * MB, 200 * MB);
+        assert!(r.is_empty(), "8 KiB into the next unit prefetched {r:?}");
     }
 
     #[test]

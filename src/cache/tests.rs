@@ -395,3 +395,52 @@ async fn a_full_read_after_the_header_prefetch_fetches_no_byte_twice() {
         store.gets.lock()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
+    let store = Arc::new(MemoryStore::new());
+    let mut file = vec![7u8; 40 << 20];
+    let index = b"#ASDF BLOCK INDEX\n%YAML 1.1\n---\n- 4000\n- 20000000\n...\n";
+    let index_at = file.len() - index.len();
+    file[index_at..].copy_from_slice(index);
+    let data = Bytes::from(file);
+    store.put("b", "r_cal.asdf", "e", data.clone());
+    let cache = BlockCache::new(store.clone(), 1 << 20, 256 << 20);
+    let o = obj("r_cal.asdf", "e", data.len());
+    cache.hint_open(&o);
+    cache.read(&o, 0, 4096).await.unwrap();
+    for _ in 0..100 {
+        if cache.unit_end(&o, 5000) != o.size {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        cache.unit_end(&o, 5000),
+        20_000_000,
+        "end of the first ASDF block"
+    );
+    // asdf reads the first block's array from its start to its end, then stops.
+    let mut ra = ReadAhead::new(1 << 20, 64 << 20);
+    let mut offset = 4000u64;
+    while offset < 20_000_000 {
+        let len = (1u64 << 20).min(20_000_000 - offset);
+        let ahead = ra.on_read_in_unit(offset, len, o.size, cache.unit_end(&o, offset));
+        cache.prefetch(&o, ahead);
+        cache.read(&o, offset, len).await.unwrap();
+        offset += len;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let beyond = store
+        .gets
+        .lock()
+        .iter()
+        .filter(|(_, r)| r.start >= 20 << 20 && r.end <= index_at as u64 - 200_000)
+        .count();
+    assert_eq!(
+        beyond,
+        0,
+        "blocks fetched past the array's ASDF block: {:?}",
+        store.gets.lock()
+    );
+}

@@ -647,7 +647,10 @@ impl Fs {
             }
             OpenFile::Object { object, readahead } => (object, readahead),
         };
-        let ahead = readahead.lock().on_read(offset, size as u64, object.size);
+        let unit_end = self.cache.unit_end(object, offset);
+        let ahead = readahead
+            .lock()
+            .on_read_in_unit(offset, size as u64, object.size, unit_end);
         if !ahead.is_empty() {
             self.cache.prefetch(object, ahead);
         }
