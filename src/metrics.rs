@@ -198,6 +198,12 @@ pub fn prometheus_text(s: &Value) -> String {
             &s["memory"]["rss_bytes"],
         ),
         one(
+            "mastfs_inodes",
+            "gauge",
+            "Names the daemon holds for the kernel (root included).",
+            &s["inodes"],
+        ),
+        one(
             "mastfs_open_files",
             "gauge",
             "Files open through the mount.",

@@ -99,6 +99,7 @@ pub fn snapshot(fs: &Fs) -> Value {
             "peak_rss_bytes": proc_status_kib("VmHWM").map(|k| k * 1024),
         },
         "open_files": fs.open_files(),
+        "inodes": fs.inode_count(),
         "views": views,
     })
 }
