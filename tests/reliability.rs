@@ -489,6 +489,7 @@ fn hostile_object_keys_are_served_or_skipped_consistently() {
         ("ctl/esc\u{1b}[31mred".into(), b"escape".to_vec()),
         ("ctl/bell\u{7}".into(), b"bell".to_vec()),
         ("uni/été 100%.fits".into(), b"unicode".to_vec()),
+        ("uni/a+b c%2B.fits".into(), b"plus".to_vec()),
         (long_key.clone(), b"long".to_vec()),
         ("both".into(), b"file".to_vec()),
         ("both/child".into(), b"child".to_vec()),
@@ -538,6 +539,11 @@ fn hostile_object_keys_are_served_or_skipped_consistently() {
         "'.', '..' and empty components are skipped"
     );
     assert_eq!(names("stpubdata/dots/a"), vec!["ok"]);
+    assert_eq!(
+        names("stpubdata/uni"),
+        vec!["a+b c%2B.fits", "été 100%.fits"],
+        "'+', space and '%' survive URL-encoded listings"
+    );
     assert_eq!(
         names("stpubdata/toolong"),
         Vec::<String>::new(),

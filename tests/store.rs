@@ -43,6 +43,8 @@ fn fixture() -> Vec<(String, Vec<u8>)> {
             pseudo_random(1000, 2),
         ),
         ("hst/readme.txt".to_string(), b"readme".to_vec()),
+        // Listed URL-encoded (encoding-type=url): space, '+', '%' and non-ASCII come back.
+        ("odd/a+b c%2B é.txt".to_string(), b"odd".to_vec()),
     ];
     for i in 0..1010 {
         objects.push((
@@ -67,6 +69,13 @@ async fn conformance(store: &S3Store, server: &str) {
         (readme.key.as_str(), readme.size),
         ("hst/readme.txt", 6),
         "{server}: listed object"
+    );
+    let odd = store.list_page(BUCKET, "odd/", None).await.unwrap();
+    let odd_keys: Vec<&str> = odd.objects.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(
+        odd_keys,
+        vec!["odd/a+b c%2B é.txt"],
+        "{server}: a key with space, '+', '%' and non-ASCII, listed"
     );
     let head = store.head(BUCKET, "hst/readme.txt").await.unwrap();
     assert_eq!(

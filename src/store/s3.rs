@@ -303,6 +303,16 @@ async fn collect_window(
     Ok(buf.freeze())
 }
 
+/// A key as S3 sends it with `encoding-type=url`: form-encoded, so `+` is a space and
+/// `%XX` a byte (a literal `+` arrives as `%2B`). `None` if the bytes are not UTF-8.
+fn url_decode_key(raw: &str) -> Option<String> {
+    let spaced = raw.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|k| k.into_owned())
+}
+
 fn system_time(dt: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
     dt.and_then(|d| SystemTime::try_from(*d).ok())
         .unwrap_or(SystemTime::UNIX_EPOCH)
@@ -326,16 +336,33 @@ impl ObjectStore for S3Store {
                     .bucket(bucket)
                     .prefix(prefix)
                     .delimiter("/")
+                    .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                     .set_continuation_token(continuation)
                     .send()
                     .await
                     .map_err(|e| classify(e, bucket, prefix, signed))?;
+                // Keys come URL-encoded when the server says so (XML 1.0 cannot carry every
+                // character a key may hold); a server that ignores the request sends them raw.
+                let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
+                let name = |raw: &str| -> Option<String> {
+                    if encoded {
+                        let decoded = url_decode_key(raw);
+                        if decoded.is_none() {
+                            tracing::debug!(
+                                "s3://{bucket}/{prefix}: listing entry {raw:?} is not valid URL-encoded UTF-8; skipped"
+                            );
+                        }
+                        decoded
+                    } else {
+                        Some(raw.to_string())
+                    }
+                };
                 let objects = out
                     .contents()
                     .iter()
                     .filter_map(|o| {
                         Some(ObjectMeta {
-                            key: o.key()?.to_string(),
+                            key: name(o.key()?)?,
                             size: o.size().unwrap_or(0).max(0) as u64,
                             etag: o.e_tag().unwrap_or_default().to_string(),
                             last_modified: system_time(o.last_modified()),
@@ -345,7 +372,7 @@ impl ObjectStore for S3Store {
                 let prefixes = out
                     .common_prefixes()
                     .iter()
-                    .filter_map(|p| p.prefix().map(str::to_string))
+                    .filter_map(|p| name(p.prefix()?))
                     .collect();
                 let next_token = if out.is_truncated().unwrap_or(false) {
                     out.next_continuation_token().map(str::to_string)
@@ -477,5 +504,24 @@ impl ObjectStore for S3Store {
             }
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_encoded_keys_decode_as_s3_sends_them() {
+        assert_eq!(
+            url_decode_key("uni/%C3%A9t%C3%A9+100%25.fits").as_deref(),
+            Some("uni/été 100%.fits")
+        );
+        assert_eq!(url_decode_key("a%2Bb%20c").as_deref(), Some("a+b c"));
+        assert_eq!(
+            url_decode_key("ctl/tab%09here").as_deref(),
+            Some("ctl/tab\there")
+        );
+        assert_eq!(url_decode_key("bad/%FF"), None, "not UTF-8");
     }
 }
