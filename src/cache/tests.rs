@@ -444,3 +444,42 @@ async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
         store.gets.lock()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_handle_cancels_read_ahead_nobody_waits_for() {
+    let store = Arc::new(MemoryStore {
+        delay: Duration::from_millis(200),
+        ..MemoryStore::new()
+    });
+    let data = pattern(8 * 4096, 5);
+    store.put("b", "k", "e", data.clone());
+    let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
+    let o = obj("k", "e", data.len());
+    cache.prefetch(&o, 0..6);
+    // A reader wants block 2 while it is being read ahead: that fetch must survive.
+    let reader = {
+        let (cache, o) = (cache.clone(), o.clone());
+        tokio::spawn(async move { cache.read(&o, 2 * 4096, 4096).await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    cache.cancel_prefetch(&o, 0..6);
+    let got = reader.await.unwrap().unwrap();
+    assert!(
+        got[..] == data[2 * 4096..3 * 4096],
+        "the joined block's bytes differ"
+    );
+    assert_eq!(
+        cache.counters.prefetch_cancelled.load(Ordering::Relaxed),
+        5,
+        "blocks 0, 1, 3, 4, 5 cancelled; block 2 has a reader"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let cached: Vec<u64> = (0..6).filter(|i| cache.contains(&o, *i)).collect();
+    assert_eq!(cached, vec![2], "only the read block is cached");
+    // The budget is whole again: a later read of a cancelled block fetches it anew.
+    let again = cache.read(&o, 0, 4096).await.unwrap();
+    assert!(
+        again[..] == data[..4096],
+        "re-read of a cancelled block differs"
+    );
+}
