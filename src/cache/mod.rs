@@ -5,7 +5,6 @@
 //! whole mount. A missing block is fetched by exactly one ranged GET however many readers
 //! want it (single flight); the fetch runs as its own task, so it completes and fills the
 //! cache even when the reader that started it goes away (that is also how read-ahead works).
-//! Read-ahead no reader has joined yet is cancelled when the handle that asked for it closes.
 //!
 //! Besides blocks, the cache holds a few *fragments*: exact small ranges fetched on open by
 //! the format-aware plans of [`hints`] (the head of a FITS or ASDF file, the FITS headers
