@@ -59,7 +59,7 @@ struct Inner {
     /// Bytes of blocks being fetched: they count against the budget too, so that the
     /// cache and its fetches together stay within `capacity` (memory bound).
     reserved: u64,
-    in_flight: HashMap<BlockKey, InFlight>,
+    in_flight: HashMap<BlockKey, Fetch>,
     /// Format-aware prefetches, oldest first; bounded by [`MAX_FRAGMENTS`].
     fragments: std::collections::VecDeque<Fragment>,
     /// Where the blocks of ASDF files start, from their block indexes: read-ahead stops at
@@ -69,20 +69,6 @@ struct Inner {
 
 /// Files whose unit starts are remembered.
 const MAX_UNIT_MAPS: usize = 256;
-
-/// A block being fetched.
-struct InFlight {
-    fetch: Fetch,
-    /// Stops the fetch: only for read-ahead nobody has asked for yet.
-    abort: tokio::task::AbortHandle,
-    /// A reader waits for it (then it is never cancelled).
-    wanted: bool,
-    reserve: u64,
-    /// Tells this fetch from a later one of the same block (after a cancel).
-    id: u64,
-}
-
-static NEXT_FETCH_ID: AtomicU64 = AtomicU64::new(0);
 
 /// An exact byte range of one object version, fetched (or being fetched) on open.
 struct Fragment {
@@ -111,8 +97,6 @@ pub struct CacheCounters {
     pub hint_fetches: AtomicU64,
     /// Reads answered from those ranges.
     pub hint_hits: AtomicU64,
-    /// Read-ahead fetches stopped because the handle that asked for them was closed.
-    pub prefetch_cancelled: AtomicU64,
 }
 
 /// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
@@ -443,12 +427,11 @@ impl BlockCache {
             }
             return futures::future::ready(Ok(data.clone())).boxed().shared();
         }
-        if let Some(flight) = inner.in_flight.get_mut(&key) {
+        if let Some(fetch) = inner.in_flight.get(&key) {
             if !prefetch {
                 self.counters.joined.fetch_add(1, Ordering::Relaxed);
-                flight.wanted = true;
             }
-            return flight.fetch.clone();
+            return fetch.clone();
         }
         if prefetch {
             self.counters.prefetched.fetch_add(1, Ordering::Relaxed);
@@ -462,13 +445,11 @@ impl BlockCache {
         self.evict_to_budget(&mut inner);
         let cache = Arc::clone(self);
         let task_key = key.clone();
-        let id = NEXT_FETCH_ID.fetch_add(1, Ordering::Relaxed);
         let task = tokio::spawn(async move {
             let result = cache.load_block(&task_key, range).await;
-            cache.finish(task_key, id, &result);
+            cache.finish(task_key, reserve, &result);
             result
         });
-        let abort = task.abort_handle();
         let (bucket, obj_key) = (obj.bucket.clone(), obj.key.clone());
         let fetch = task
             .map(move |joined| {
@@ -483,40 +464,8 @@ impl BlockCache {
             })
             .boxed()
             .shared();
-        inner.in_flight.insert(
-            key,
-            InFlight {
-                fetch: fetch.clone(),
-                abort,
-                wanted: !prefetch,
-                reserve,
-                id,
-            },
-        );
+        inner.in_flight.insert(key, fetch.clone());
         fetch
-    }
-
-    /// Stops the read-ahead fetches of `blocks` of `obj` that no reader waits for: the
-    /// handle that asked for them was closed. Fetches a reader joined run on.
-    pub fn cancel_prefetch(&self, obj: &ObjectRef, blocks: Range<u64>) {
-        if blocks.is_empty() {
-            return;
-        }
-        let mut inner = self.inner.lock();
-        for index in blocks {
-            let key = block_key(obj, index);
-            if inner.in_flight.get(&key).is_some_and(|f| !f.wanted) {
-                if let Some(flight) = inner.in_flight.remove(&key) {
-                    // Under the lock: a reader either joined before (wanted) or will find
-                    // no fetch and start its own.
-                    flight.abort.abort();
-                    inner.reserved -= flight.reserve;
-                    self.counters
-                        .prefetch_cancelled
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-            }
-        }
     }
 
     /// One block from the disk cache, else from the store (then written to disk).
@@ -625,15 +574,10 @@ impl BlockCache {
     }
 
     /// Moves a finished fetch from in-flight into the LRU, evicting to stay within budget.
-    fn finish(&self, key: BlockKey, id: u64, result: &Result<Bytes, StoreError>) {
+    fn finish(&self, key: BlockKey, reserved: u64, result: &Result<Bytes, StoreError>) {
         let mut inner = self.inner.lock();
-        // A cancelled fetch that completed anyway was already taken off (and unreserved),
-        // and a later fetch of the same block may be in flight in its place.
-        if inner.in_flight.get(&key).is_some_and(|f| f.id == id) {
-            if let Some(flight) = inner.in_flight.remove(&key) {
-                inner.reserved -= flight.reserve;
-            }
-        }
+        inner.in_flight.remove(&key);
+        inner.reserved -= reserved;
         let Ok(data) = result else { return };
         let len = data.len() as u64;
         if len > self.capacity {

@@ -206,15 +206,6 @@ impl ReadAhead {
     }
 }
 
-impl ReadAhead {
-    /// The blocks asked for ahead of the reader and not reached yet: what closing the
-    /// handle may cancel.
-    pub fn outstanding(&self) -> Range<u64> {
-        let from = self.next_offset.div_ceil(self.block_size);
-        from..self.requested_until.max(from)
-    }
-}
-
 impl Drop for ReadAhead {
     fn drop(&mut self) {
         self.set_streaming(false);

@@ -660,15 +660,8 @@ impl Fs {
             .map_err(|e| FsError::from_store(&e))
     }
 
-    /// Closes a handle; read-ahead it asked for and nobody reads yet is stopped.
     pub fn release(&self, fh: u64) {
-        let file = self.files.lock().remove(&fh);
-        if let Some(file) = file {
-            if let OpenFile::Object { object, readahead } = &*file {
-                let outstanding = readahead.lock().outstanding();
-                self.cache.cancel_prefetch(object, outstanding);
-            }
-        }
+        self.files.lock().remove(&fh);
     }
 
     /// Open file handles right now (for stats and leak checks).
