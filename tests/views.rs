@@ -475,3 +475,52 @@ fn products_without_a_readable_copy_are_left_out_and_counted() {
         m.log_text()
     );
 }
+
+#[test]
+fn a_refresh_asked_during_a_resolution_gets_a_resolution_of_its_own() {
+    use mastfs_mast_standin::{Endpoint, Fault};
+    let w = World::new();
+    let m = w.mount(SEED_VIEW);
+    assert_eq!(names_in(&m.path(&format!("views/{VIEW}"))).len(), 3);
+    let searches = || {
+        w.mast
+            .invoke_requests()
+            .iter()
+            .filter(|r| r.service == "Mast.Caom.Filtered")
+            .count()
+    };
+    // The next resolution's first MAST request is held for 2 s. A refresh asked while it
+    // waits must not be answered with what MAST said before that refresh was asked for.
+    w.mast.clear_requests();
+    w.mast.inject(
+        Endpoint::Invoke,
+        Fault::Stall(std::time::Duration::from_secs(2)),
+        Some(1),
+    );
+    let refresh = || {
+        mastfs_command(m.dir.path())
+            .args(["views", "refresh"])
+            .arg(&m.mountpoint)
+            .arg(VIEW)
+            .output()
+            .unwrap()
+    };
+    let (early, late) = std::thread::scope(|scope| {
+        let early = scope.spawn(refresh);
+        wait_until("the first refresh's search at MAST", || searches() == 1);
+        let late = scope.spawn(refresh);
+        (early.join().unwrap(), late.join().unwrap())
+    });
+    for (which, out) in [("first", &early), ("second", &late)] {
+        assert!(
+            out.status.success(),
+            "{which} refresh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        searches(),
+        2,
+        "MAST searches: the held one, then one started after the second refresh was asked for"
+    );
+}

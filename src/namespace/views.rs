@@ -258,8 +258,11 @@ impl Views {
         }
     }
 
-    /// Starts a new resolution of `name` now (unless one runs) and waits for its outcome.
-    /// A failure keeps the last listing.
+    /// Resolves `name` anew and waits for the outcome. A failure keeps the last listing.
+    ///
+    /// A resolution already under way may have asked MAST before whatever prompted this
+    /// refresh, so it is waited for and then a new one is started; refreshes asked for
+    /// together still share that one new resolution.
     pub async fn refresh(self: &Arc<Self>, name: &str) -> Result<Arc<ViewListing>, ViewError> {
         let Some(def) = self.def(name).cloned() else {
             return Err(ViewError {
@@ -267,6 +270,15 @@ impl Views {
                 message: format!("no view named '{name}'"),
             });
         };
+        let under_way = self
+            .states
+            .lock()
+            .get(name)
+            .and_then(|state| state.resolving.clone());
+        if let Some(earlier) = under_way {
+            // Its outcome is recorded by its own task; only its end matters here.
+            let _ = earlier.await;
+        }
         let pending = {
             let mut states = self.states.lock();
             let state = states.entry(name.to_string()).or_default();
