@@ -9,13 +9,15 @@
 //! Besides blocks, the cache holds a few *fragments*: exact small ranges fetched on open by
 //! the format-aware plans of [`hints`] (the head of a FITS or ASDF file, the FITS headers
 //! after it, the ASDF block index). A read wholly inside a fragment is answered from it
-//! while its blocks are not cached, so reading headers costs kilobytes, not blocks.
+//! while its blocks are not cached, so reading headers costs kilobytes, not blocks; that
+//! part lives in `fragments.rs`.
 //!
 //! With a disk cache attached, a missing block is looked for on disk before it is fetched,
 //! and every fetched block is written to disk behind the reader's back (write-behind, so a
 //! read never waits for the disk unless too many writes are pending).
 
 pub mod disk;
+mod fragments;
 pub mod hints;
 mod readahead;
 
@@ -31,6 +33,8 @@ use parking_lot::Mutex;
 
 pub use disk::{DiskBlock, DiskCache};
 pub use readahead::{ActiveStreams, ReadAhead};
+
+use fragments::Fragments;
 
 use crate::store::{ObjectStore, StoreError, StoreErrorKind};
 
@@ -60,28 +64,12 @@ struct Inner {
     /// cache and its fetches together stay within `capacity` (memory bound).
     reserved: u64,
     in_flight: HashMap<BlockKey, Fetch>,
-    /// Format-aware prefetches, oldest first; bounded by [`MAX_FRAGMENTS`].
-    fragments: std::collections::VecDeque<Fragment>,
+    /// Format-aware prefetches (see [`fragments`]).
+    fragments: Fragments,
     /// Where the blocks of ASDF files start, from their block indexes: read-ahead stops at
     /// the end of the block being read.
     units: LruCache<ObjectRef, Arc<Vec<u64>>>,
 }
-
-/// Files whose unit starts are remembered.
-const MAX_UNIT_MAPS: usize = 256;
-
-/// An exact byte range of one object version, fetched (or being fetched) on open.
-struct Fragment {
-    object: ObjectRef,
-    range: Range<u64>,
-    fetch: Fetch,
-}
-
-/// Work to start once a fragment's bytes are in (the FITS plan needs the head's headers).
-type AfterFetch = Box<dyn FnOnce(&Arc<BlockCache>, &ObjectRef, &Bytes) + Send>;
-
-/// Fragments kept at most (each at most a few hundred KiB: a few MiB in all).
-const MAX_FRAGMENTS: usize = 24;
 
 /// Counters of cache behaviour, for stats and tests.
 #[derive(Debug, Default)]
@@ -139,11 +127,8 @@ impl BlockCache {
                 bytes: 0,
                 reserved: 0,
                 in_flight: HashMap::new(),
-                fragments: std::collections::VecDeque::new(),
-                units: LruCache::new(
-                    std::num::NonZeroUsize::new(MAX_UNIT_MAPS)
-                        .unwrap_or(std::num::NonZeroUsize::MIN),
-                ),
+                fragments: Fragments::default(),
+                units: fragments::unit_maps(),
             }),
             disk,
             pending_disk_bytes: Arc::new(AtomicU64::new(0)),
@@ -270,148 +255,6 @@ impl BlockCache {
         inner.bytes = 0;
     }
 
-    /// Called on open: for a FITS or ASDF file, fetch its head as a small fragment instead
-    /// of a whole block, then the header or index ranges its format says come next (see
-    /// [`hints`]). Nothing happens for other files, small files, files whose first block
-    /// is cached or on disk already, or a second open.
-    pub fn hint_open(self: &Arc<Self>, obj: &ObjectRef) {
-        let Some(format) = hints::format_of(&obj.key) else {
-            return;
-        };
-        if obj.size <= hints::HEAD_LEN || obj.size <= self.block_size {
-            return;
-        }
-        {
-            let inner = self.inner.lock();
-            let first = block_key(obj, 0);
-            if inner.blocks.contains(&first)
-                || inner.in_flight.contains_key(&first)
-                || inner.fragments.iter().any(|f| f.object == *obj)
-            {
-                return;
-            }
-        }
-        if let Some(disk) = &self.disk {
-            if disk.has(&disk_block(&block_key(obj, 0), self.block_size)) {
-                return;
-            }
-        }
-        match format {
-            hints::Format::Asdf => {
-                drop(self.fragment(obj, 0..hints::HEAD_LEN, None));
-                if let Some(tail) = hints::asdf_tail(obj.size) {
-                    let tail_start = tail.start;
-                    let units: AfterFetch = Box::new(move |cache: &Arc<BlockCache>, obj, tail| {
-                        cache.set_units(obj, hints::asdf_units(tail, tail_start, obj.size));
-                    });
-                    drop(self.fragment(obj, tail, Some(units)));
-                }
-            }
-            hints::Format::Fits => {
-                // The plan is started before the head is handed to anyone, so a reader
-                // that goes straight on to the next header finds its fetch under way.
-                let plan: AfterFetch = Box::new(|cache: &Arc<BlockCache>, obj, head| {
-                    for range in hints::fits_plan(head, obj.size) {
-                        drop(cache.fragment(obj, range, None));
-                    }
-                });
-                drop(self.fragment(obj, 0..hints::HEAD_LEN, Some(plan)));
-            }
-        }
-    }
-
-    fn set_units(&self, obj: &ObjectRef, units: Vec<u64>) {
-        if !units.is_empty() {
-            self.inner.lock().units.put(obj.clone(), Arc::new(units));
-        }
-    }
-
-    /// Where the unit (an ASDF block) holding `offset` ends, as far as the format-aware
-    /// prefetch learnt; the object's size when nothing is known.
-    pub fn unit_end(&self, obj: &ObjectRef, offset: u64) -> u64 {
-        let units = self.inner.lock().units.peek(obj).cloned();
-        match units {
-            Some(units) => hints::unit_end(&units, offset, obj.size),
-            None => obj.size,
-        }
-    }
-
-    /// The fetch of an exact range of `obj`, started unless already under way or done;
-    /// `then` runs on the fetched bytes before any reader sees them.
-    fn fragment(
-        self: &Arc<Self>,
-        obj: &ObjectRef,
-        range: Range<u64>,
-        then: Option<AfterFetch>,
-    ) -> Fetch {
-        let mut inner = self.inner.lock();
-        if let Some(f) = inner
-            .fragments
-            .iter()
-            .find(|f| f.object == *obj && f.range == range)
-        {
-            return f.fetch.clone();
-        }
-        self.counters.hint_fetches.fetch_add(1, Ordering::Relaxed);
-        let cache = Arc::clone(self);
-        let (o, r) = (obj.clone(), range.clone());
-        let task = tokio::spawn(async move {
-            let result = cache.store.get_range(&o.bucket, &o.key, &o.etag, r).await;
-            if let (Ok(bytes), Some(then)) = (&result, then) {
-                then(&cache, &o, bytes);
-            }
-            result
-        });
-        let (bucket, key) = (obj.bucket.clone(), obj.key.clone());
-        let fetch = task
-            .map(move |joined| {
-                joined.unwrap_or_else(|e| {
-                    Err(StoreError::new(
-                        StoreErrorKind::Unavailable,
-                        &bucket,
-                        &key,
-                        format!("range fetch task failed: {e}"),
-                    ))
-                })
-            })
-            .boxed()
-            .shared();
-        inner.fragments.push_back(Fragment {
-            object: obj.clone(),
-            range,
-            fetch: fetch.clone(),
-        });
-        while inner.fragments.len() > MAX_FRAGMENTS {
-            inner.fragments.pop_front();
-        }
-        fetch
-    }
-
-    /// A fragment holding all of `range`, when some of its `blocks` would have to be fetched.
-    fn fragment_for(
-        &self,
-        obj: &ObjectRef,
-        range: Range<u64>,
-        blocks: Range<u64>,
-    ) -> Option<(u64, Fetch)> {
-        let inner = self.inner.lock();
-        if inner.fragments.is_empty() {
-            return None;
-        }
-        let all_there = blocks.clone().all(|i| {
-            let key = block_key(obj, i);
-            inner.blocks.contains(&key) || inner.in_flight.contains_key(&key)
-        });
-        if all_there {
-            return None;
-        }
-        inner
-            .fragments
-            .iter()
-            .find(|f| f.object == *obj && f.range.start <= range.start && range.end <= f.range.end)
-            .map(|f| (f.range.start, f.fetch.clone()))
-    }
-
     /// True when block `index` of `obj` is cached (does not touch LRU order).
     pub fn contains(&self, obj: &ObjectRef, index: u64) -> bool {
         self.inner.lock().blocks.contains(&block_key(obj, index))
@@ -450,20 +293,7 @@ impl BlockCache {
             cache.finish(task_key, reserve, &result);
             result
         });
-        let (bucket, obj_key) = (obj.bucket.clone(), obj.key.clone());
-        let fetch = task
-            .map(move |joined| {
-                joined.unwrap_or_else(|e| {
-                    Err(StoreError::new(
-                        StoreErrorKind::Unavailable,
-                        &bucket,
-                        &obj_key,
-                        format!("block fetch task failed: {e}"),
-                    ))
-                })
-            })
-            .boxed()
-            .shared();
+        let fetch = shared_fetch(task, obj, "block");
         inner.in_flight.insert(key, fetch.clone());
         fetch
     }
@@ -487,72 +317,6 @@ impl BlockCache {
         let data = self.fetch_block(key, range).await?;
         self.write_behind(key, &data).await;
         Ok(data)
-    }
-
-    /// One block from the store. When a format-aware fragment already holds part of it
-    /// (a FITS header window, the head), only the rest is fetched and the block is put
-    /// together: a full read of a file costs no byte twice.
-    async fn fetch_block(&self, key: &BlockKey, range: Range<u64>) -> Result<Bytes, StoreError> {
-        let get = |r: Range<u64>| self.store.get_range(&key.bucket, &key.key, &key.etag, r);
-        let Some((held, frag_start, fragment)) = self.fragment_overlapping(key, &range) else {
-            return get(range).await;
-        };
-        let before = range.start..held.start;
-        let after = held.end..range.end;
-        let gaps: Vec<Range<u64>> = [before.clone(), after.clone()]
-            .into_iter()
-            .filter(|g| !g.is_empty())
-            .collect();
-        let (fragment, gap_data) = futures::join!(
-            fragment,
-            futures::future::try_join_all(gaps.iter().cloned().map(get))
-        );
-        let (Ok(fragment), Ok(gap_data)) = (fragment, gap_data) else {
-            return get(range).await;
-        };
-        let mut parts = gap_data.into_iter();
-        let mut block = BytesMut::with_capacity((range.end - range.start) as usize);
-        if !before.is_empty() {
-            block.extend_from_slice(&parts.next().unwrap_or_default());
-        }
-        let from = (held.start - frag_start) as usize;
-        let to = (held.end - frag_start) as usize;
-        match fragment.get(from..to) {
-            Some(middle) => block.extend_from_slice(middle),
-            None => return get(range).await,
-        }
-        if !after.is_empty() {
-            block.extend_from_slice(&parts.next().unwrap_or_default());
-        }
-        if block.len() as u64 != range.end - range.start {
-            return get(range).await;
-        }
-        Ok(block.freeze())
-    }
-
-    /// The part of `range` a fragment of the block's object holds, where that fragment
-    /// starts, and its fetch.
-    fn fragment_overlapping(
-        &self,
-        key: &BlockKey,
-        range: &Range<u64>,
-    ) -> Option<(Range<u64>, u64, Fetch)> {
-        let inner = self.inner.lock();
-        inner
-            .fragments
-            .iter()
-            .filter(|f| {
-                f.object.bucket == key.bucket
-                    && f.object.key == key.key
-                    && f.object.etag == key.etag
-                    && f.range.start < range.end
-                    && range.start < f.range.end
-            })
-            .map(|f| {
-                let held = f.range.start.max(range.start)..f.range.end.min(range.end);
-                (held, f.range.start, f.fetch.clone())
-            })
-            .max_by_key(|(held, _, _)| held.end - held.start)
     }
 
     /// Hands a fetched block to the disk; waits for the write only when too much is pending.
@@ -602,6 +366,28 @@ impl BlockCache {
             }
         }
     }
+}
+
+/// A fetch task as a future any number of readers can wait on. A task that panicked or was
+/// cancelled becomes an `Unavailable` error naming the object (`what`: "block", "range").
+fn shared_fetch(
+    task: tokio::task::JoinHandle<Result<Bytes, StoreError>>,
+    obj: &ObjectRef,
+    what: &'static str,
+) -> Fetch {
+    let (bucket, key) = (obj.bucket.clone(), obj.key.clone());
+    task.map(move |joined| {
+        joined.unwrap_or_else(|e| {
+            Err(StoreError::new(
+                StoreErrorKind::Unavailable,
+                &bucket,
+                &key,
+                format!("{what} fetch task failed: {e}"),
+            ))
+        })
+    })
+    .boxed()
+    .shared()
 }
 
 fn disk_block(key: &BlockKey, block_size: u64) -> DiskBlock<'_> {

@@ -300,14 +300,45 @@ fn fits_file(hdus: usize, data_len: usize) -> Bytes {
     out.into()
 }
 
+/// A FITS file of four 3 MB image HDUs in a store, opened (format hints started) through a
+/// cache of 1 MiB blocks.
+struct OpenedFits {
+    store: Arc<MemoryStore>,
+    data: Bytes,
+    cache: Arc<BlockCache>,
+    o: ObjectRef,
+}
+
+impl OpenedFits {
+    fn new() -> OpenedFits {
+        let store = Arc::new(MemoryStore::new());
+        let data = fits_file(4, 3_000_000);
+        store.put("b", "x_drz.fits", "e", data.clone());
+        let cache = BlockCache::new(store.clone(), 1 << 20, 64 << 20);
+        let o = obj("x_drz.fits", "e", data.len());
+        cache.hint_open(&o);
+        OpenedFits {
+            store,
+            data,
+            cache,
+            o,
+        }
+    }
+}
+
+/// Bytes the store has sent so far.
+fn bytes_fetched(store: &MemoryStore) -> u64 {
+    store.gets.lock().iter().map(|(_, r)| r.end - r.start).sum()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fits_headers_are_read_from_small_fetches_not_blocks() {
-    let store = Arc::new(MemoryStore::new());
-    let data = fits_file(4, 3_000_000);
-    store.put("b", "x_drz.fits", "e", data.clone());
-    let cache = BlockCache::new(store.clone(), 1 << 20, 64 << 20);
-    let o = obj("x_drz.fits", "e", data.len());
-    cache.hint_open(&o);
+    let OpenedFits {
+        store,
+        data,
+        cache,
+        o,
+    } = OpenedFits::new();
     // The reader walks the headers as astropy does: 64 KiB reads at each header.
     let header_at = |k: usize| 2880 + k * (2880 + 3_000_000usize.div_ceil(2880) * 2880);
     for k in 0..4 {
@@ -320,7 +351,7 @@ async fn fits_headers_are_read_from_small_fetches_not_blocks() {
         );
     }
     let gets = store.get_count.load(Ordering::SeqCst);
-    let fetched: u64 = store.gets.lock().iter().map(|(_, r)| r.end - r.start).sum();
+    let fetched = bytes_fetched(&store);
     assert!(
         fetched < 1 << 20,
         "reading 5 headers fetched {fetched} bytes in {gets} GETs: whole blocks, not headers: {:?}",
@@ -368,12 +399,12 @@ async fn other_files_and_reads_outside_the_hints_use_blocks() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_read_after_the_header_prefetch_fetches_no_byte_twice() {
-    let store = Arc::new(MemoryStore::new());
-    let data = fits_file(4, 3_000_000);
-    store.put("b", "x_drz.fits", "e", data.clone());
-    let cache = BlockCache::new(store.clone(), 1 << 20, 64 << 20);
-    let o = obj("x_drz.fits", "e", data.len());
-    cache.hint_open(&o);
+    let OpenedFits {
+        store,
+        data,
+        cache,
+        o,
+    } = OpenedFits::new();
     let first = cache.read(&o, 0, 4096).await.unwrap();
     assert!(first[..] == data[..4096], "first header bytes differ");
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -387,7 +418,7 @@ async fn a_full_read_after_the_header_prefetch_fetches_no_byte_twice() {
         );
         offset += got.len() as u64;
     }
-    let fetched: u64 = store.gets.lock().iter().map(|(_, r)| r.end - r.start).sum();
+    let fetched = bytes_fetched(&store);
     assert_eq!(
         fetched,
         data.len() as u64,
