@@ -205,17 +205,7 @@ fn get_maps_mounted_paths_and_view_names_to_objects() {
     );
     let mast = MastStandin::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("views.toml");
-    fs::write(
-        &cfg,
-        r#"
-[[views]]
-name     = "drz"
-criteria = { obs_collection = "HST", filters = "F606W", instrument_name = "ACS/WFC", proposal_id = ["12062"], dataRights = "PUBLIC" }
-products = { productSubGroupDescription = "DRZ" }
-"#,
-    )
-    .unwrap();
+    let cfg = write_seed_view_config(dir.path(), "drz");
     let cfg = cfg.to_str().unwrap();
     let cache = dir.path().join("cache");
     let m = Mount::start_with(

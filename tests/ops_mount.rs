@@ -316,17 +316,7 @@ fn sighup_drops_cached_listings_and_refreshes_views() {
     );
     let mast = MastStandin::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("views.toml");
-    fs::write(
-        &cfg,
-        r#"
-[[views]]
-name     = "drz"
-criteria = { obs_collection = "HST", filters = "F606W", instrument_name = "ACS/WFC", proposal_id = ["12062"], dataRights = "PUBLIC" }
-products = { productSubGroupDescription = "DRZ" }
-"#,
-    )
-    .unwrap();
+    let cfg = write_seed_view_config(dir.path(), "drz");
     let cache = dir.path().join("cache");
     let mut m = Mount::start_with(
         &s3.endpoint_url(),

@@ -10,12 +10,11 @@ use std::process::Command;
 use support::*;
 
 const VIEW: &str = "hst-12062-f606w-drz";
-const SEED_VIEW: &str = r#"
-[[views]]
-name     = "hst-12062-f606w-drz"
-criteria = { obs_collection = "HST", filters = "F606W", instrument_name = "ACS/WFC", proposal_id = ["12062"], dataRights = "PUBLIC" }
-products = { productSubGroupDescription = "DRZ" }
-"#;
+/// The notebook's view under the name these tests use.
+fn seed_view() -> String {
+    seed_view_config(VIEW)
+}
+
 const KEY1: &str = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
 const KEY2: &str = "hst/public/jbev/jbevet010/jbevet010_drz.fits";
 
@@ -71,7 +70,7 @@ fn fnv(s: &str) -> u64 {
 #[test]
 fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
     let w = World::new();
-    let m = w.mount(SEED_VIEW);
+    let m = w.mount(&seed_view());
     let dir = m.path(&format!("views/{VIEW}"));
     let mut entries: Vec<(String, u64)> = fs::read_dir(&dir)
         .unwrap()
@@ -193,7 +192,7 @@ fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
 fn mast_down_fresh_view_is_eio_persisted_view_still_lists() {
     let w = World::new();
     // First mount with MAST up: the view resolves and is persisted.
-    let m = w.mount(SEED_VIEW);
+    let m = w.mount(&seed_view());
     assert_eq!(
         fs::read_dir(m.path(&format!("views/{VIEW}")))
             .unwrap()
@@ -208,7 +207,7 @@ fn mast_down_fresh_view_is_eio_persisted_view_still_lists() {
 
     w.mast.stop();
     // A restart with MAST down: the persisted listing is served.
-    let m = w.mount(SEED_VIEW);
+    let m = w.mount(&seed_view());
     let names: Vec<_> = fs::read_dir(m.path(&format!("views/{VIEW}")))
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -222,7 +221,7 @@ fn mast_down_fresh_view_is_eio_persisted_view_still_lists() {
     drop(m);
 
     // A view never resolved, with MAST down: EIO, and the log says why.
-    let other = SEED_VIEW.replace("hst-12062-f606w-drz", "never-resolved");
+    let other = seed_view_config("never-resolved");
     let m = w.mount(&other);
     let err = fs::read_dir(m.path("views/never-resolved")).unwrap_err();
     assert_eq!(
@@ -246,25 +245,22 @@ fn bad_view_definitions_fail_before_mounting() {
     let w = World::new();
     let cases = [
         (
-            SEED_VIEW.replace("obs_collection =", "obs_colection ="),
+            seed_view().replace("obs_collection =", "obs_colection ="),
             "Did you mean 'obs_collection'",
         ),
         (
-            SEED_VIEW.replace(
+            seed_view().replace(
                 "dataRights = \"PUBLIC\"",
                 "dataRights = \"PUBLIC\", s_ra = 10",
             ),
             "s_ra",
         ),
         (
-            SEED_VIEW.replace("productSubGroupDescription = \"DRZ\"", "size = \"<lots\""),
+            seed_view().replace("productSubGroupDescription = \"DRZ\"", "size = \"<lots\""),
             "size",
         ),
-        (format!("{SEED_VIEW}{SEED_VIEW}"), "unique"),
-        (
-            SEED_VIEW.replace("hst-12062-f606w-drz", "a/b"),
-            "cannot be a directory name",
-        ),
+        (seed_view().repeat(2), "unique"),
+        (seed_view_config("a/b"), "cannot be a directory name"),
     ];
     for (config, needle) in cases {
         let cfg = w.config(&config);
@@ -356,7 +352,7 @@ fn query_prints_the_seed_uris() {
 #[test]
 fn by_obs_layout_cli_views_and_failed_refresh() {
     let w = World::new();
-    let by_obs = format!("{SEED_VIEW}layout = \"by-obs\"\n");
+    let by_obs = format!("{}layout = \"by-obs\"\n", seed_view());
     let cfg = w.config(&by_obs);
     let cli_view = "cli-drz obs_collection=HST filters=F606W instrument_name=ACS/WFC proposal_id=12062 dataRights=PUBLIC --products productSubGroupDescription=DRZ";
     let m = Mount::start(
@@ -434,7 +430,7 @@ fn products_without_a_readable_copy_are_left_out_and_counted() {
     let w = World::new();
     // Every product of the seed observations: most have no object in this S3 stand-in, and
     // some have no cloud path at all.
-    let all = SEED_VIEW.replace("products = { productSubGroupDescription = \"DRZ\" }", "");
+    let all = seed_view().replace("products = { productSubGroupDescription = \"DRZ\" }", "");
     let m = w.mount(&all);
     let names: Vec<_> = fs::read_dir(m.path(&format!("views/{VIEW}")))
         .unwrap()
@@ -480,7 +476,7 @@ fn products_without_a_readable_copy_are_left_out_and_counted() {
 fn a_refresh_asked_during_a_resolution_gets_a_resolution_of_its_own() {
     use mastfs_mast_standin::{Endpoint, Fault};
     let w = World::new();
-    let m = w.mount(SEED_VIEW);
+    let m = w.mount(&seed_view());
     assert_eq!(names_in(&m.path(&format!("views/{VIEW}"))).len(), 3);
     let searches = || {
         w.mast

@@ -210,6 +210,27 @@ pub fn public_server() -> S3Standin {
     s3
 }
 
+/// The notebook's view (proposal 12062, F606W, ACS/WFC, public DRZ products) as config text,
+/// named `name`; the MAST stand-in's seed scenario answers it with two files.
+pub fn seed_view_config(name: &str) -> String {
+    format!(
+        r#"
+[[views]]
+name     = "{name}"
+criteria = {{ obs_collection = "HST", filters = "F606W", instrument_name = "ACS/WFC", proposal_id = ["12062"], dataRights = "PUBLIC" }}
+products = {{ productSubGroupDescription = "DRZ" }}
+"#
+    )
+}
+
+/// [`seed_view_config`] written to `dir/views.toml`; its path.
+pub fn write_seed_view_config(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join("views.toml");
+    std::fs::write(&path, seed_view_config(name))
+        .unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+    path
+}
+
 /// Status and both output streams of a finished command, for assertion messages.
 pub fn text(out: &Output) -> String {
     format!(
