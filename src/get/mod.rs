@@ -1,0 +1,160 @@
+//! `mastfs get SOURCE... DEST`: download archive files without a mount.
+//!
+//! A SOURCE is an `s3://BUCKET/KEY` URI, a file under a mastfs mount (mapped back to its
+//! object by the `user.mast.s3_uri` attribute of view files, or by the layout
+//! `MOUNTPOINT/<bucket>/<key>`), or the name of a view (resolved through MAST as
+//! `mastfs query` does). Each object is fetched with parallel ranged GETs pinned to the
+//! ETag seen by HEAD, written in order to `DEST.part` (so a `.part` is always a valid prefix
+//! and an interrupted download continues where it stopped), checked for size and, when the
+//! ETag is a plain MD5, for content, then renamed into place with the object's date.
+//!
+//! Here: the command line and the plan (which object goes to which path). Where objects
+//! come from is `sources.rs`, the transfer `download.rs`, the display `progress.rs`.
+
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{anyhow, bail, Context};
+use clap::Args;
+
+use crate::config::{self, Overrides};
+use crate::setup;
+
+mod download;
+mod progress;
+mod sources;
+mod xattr;
+
+use download::{download_all, Options};
+pub(crate) use progress::Progress;
+pub(crate) use sources::{mastfs_mount_points, resolve_source, Target};
+
+/// The extended attribute of view files that names their object.
+pub const S3_URI_XATTR: &str = "user.mast.s3_uri";
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// What to download: s3://BUCKET/KEY, a file under a mastfs mount, or a view name
+    /// (from the config or --view).
+    #[arg(value_name = "SOURCE", num_args = 1.., required = true)]
+    pub sources: Vec<String>,
+    /// Where to: a file, or a directory (DIR/, an existing one, or for several sources and
+    /// views) that receives each file under its own name.
+    #[arg(value_name = "DEST", required = true)]
+    pub dest: String,
+    /// Replace existing files that differ from the object.
+    #[arg(long)]
+    pub force: bool,
+    /// Ranged GETs in flight per file.
+    #[arg(short, long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+    /// Size of one ranged GET, e.g. 8MiB.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB")]
+    pub part_size: String,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub settings: SourceSettings,
+}
+
+/// The settings that reach S3 and MAST without a mount (`get`, `warm`): the mount's
+/// configuration, as flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configuration")]
+pub struct SourceSettings {
+    /// Config file (for [s3], [[buckets]] signed = true, [cache], [mast] and [[views]]).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// S3 endpoint [env: AWS_ENDPOINT_URL] [default: AWS].
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Address buckets as ENDPOINT/BUCKET.
+    #[arg(long)]
+    pub force_path_style: bool,
+    /// AWS region [env: AWS_REGION] [default: us-east-1].
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// MAST base URL, for view names [env: MASTFS_MAST_URL].
+    #[arg(long, value_name = "URL")]
+    pub mast_url: Option<String>,
+    /// A view to use by name: "NAME CRITERION... [--products FILTER...]" (repeatable).
+    #[arg(long = "view", value_name = "SPEC")]
+    pub views: Vec<String>,
+}
+
+impl SourceSettings {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            force_path_style: self.force_path_style,
+            region: self.region.clone(),
+            mast_url: self.mast_url.clone(),
+            views: self.views.clone(),
+            ..Default::default()
+        }
+    }
+}
+
+pub fn run(args: &GetArgs) -> anyhow::Result<()> {
+    let (sources, dest) = (&args.sources, &args.dest);
+    let part_size = config::parse_size(&args.part_size)
+        .map_err(|e| anyhow!("--part-size {}: {e}", args.part_size))?
+        .max(64 * 1024);
+    let cfg = config::load(&args.settings.overrides())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let (store, _counters) = setup::build_store(&cfg).await?;
+        let mut targets = Vec::new();
+        let mut any_view = false;
+        for source in sources {
+            let resolved = resolve_source(source, &cfg).await?;
+            any_view |= resolved.is_view;
+            targets.extend(resolved.targets);
+        }
+        if targets.is_empty() {
+            bail!("nothing to download: the view(s) have no files in the cloud");
+        }
+        let dest = Path::new(dest);
+        let into_dir = targets.len() > 1
+            || any_view
+            || dest.as_os_str().as_bytes().ends_with(b"/")
+            || dest.is_dir();
+        let plan: Vec<(Target, PathBuf)> = if into_dir {
+            if !dest.is_dir() {
+                if targets.len() > 1 && !any_view && !dest.as_os_str().as_bytes().ends_with(b"/")
+                {
+                    bail!(
+                        "{} is not a directory: several files go into a directory (write {}/ to create it)",
+                        dest.display(),
+                        dest.display()
+                    );
+                }
+                std::fs::create_dir_all(dest)
+                    .with_context(|| format!("cannot create {}", dest.display()))?;
+            }
+            targets
+                .into_iter()
+                .map(|t| {
+                    let path = dest.join(&t.name);
+                    (t, path)
+                })
+                .collect()
+        } else {
+            targets
+                .into_iter()
+                .map(|t| (t, dest.to_path_buf()))
+                .collect()
+        };
+        let options = Options {
+            force: args.force,
+            jobs: args.jobs.max(1),
+            part_size,
+        };
+        download_all(store, plan, &options, !args.no_progress).await
+    })
+}

@@ -1,0 +1,231 @@
+//! Where `get` and `warm` find objects: `s3://BUCKET/KEY` URIs, files under a mastfs mount
+//! (by their `user.mast.s3_uri` attribute, or `MOUNTPOINT/<bucket>/<key>`), and view names
+//! resolved through MAST as `mastfs query` does.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+
+use super::xattr::getxattr;
+use super::S3_URI_XATTR;
+use crate::config::{self, Config, ViewLayout};
+use crate::namespace::views::{disambiguate, ViewFile};
+use crate::setup;
+
+/// One object to fetch and where it goes.
+#[derive(Clone, Debug)]
+pub(crate) struct Target {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    /// File name, with a subfolder for view layouts that have one.
+    pub(crate) name: PathBuf,
+}
+
+impl Target {
+    pub(crate) fn uri(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+}
+
+/// What a SOURCE turned into.
+pub(crate) struct Resolved {
+    pub(crate) targets: Vec<Target>,
+    /// A view always goes into a directory.
+    pub(super) is_view: bool,
+}
+
+pub(crate) async fn resolve_source(source: &str, cfg: &Config) -> anyhow::Result<Resolved> {
+    if let Some(rest) = source.strip_prefix("s3://") {
+        let target = target_of_uri(rest)
+            .ok_or_else(|| anyhow!("{source}: give s3://BUCKET/KEY (a key, not a prefix)"))?;
+        return Ok(Resolved {
+            targets: vec![target],
+            is_view: false,
+        });
+    }
+    let path = Path::new(source);
+    if std::fs::symlink_metadata(path).is_ok() {
+        return Ok(Resolved {
+            targets: vec![target_of_mounted_path(path)?],
+            is_view: false,
+        });
+    }
+    if cfg.views.iter().any(|v| v.name == source) {
+        return Ok(Resolved {
+            targets: resolve_view(source, cfg).await?,
+            is_view: true,
+        });
+    }
+    let known: Vec<&str> = cfg.views.iter().map(|v| v.name.as_str()).collect();
+    bail!(
+        "'{source}' is not an s3:// URI, an existing file, or a view of the config (views: {})",
+        if known.is_empty() {
+            "none".to_string()
+        } else {
+            known.join(", ")
+        }
+    )
+}
+
+/// `BUCKET/KEY` (after `s3://`) as a target named by the key's last segment.
+fn target_of_uri(rest: &str) -> Option<Target> {
+    let (bucket, key) = rest.split_once('/')?;
+    let name = key.rsplit('/').next().filter(|n| !n.is_empty())?;
+    if bucket.is_empty() {
+        return None;
+    }
+    Some(Target {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        name: PathBuf::from(name),
+    })
+}
+
+/// A file under a mastfs mount: its `user.mast.s3_uri` (view files), else
+/// `MOUNTPOINT/<bucket>/<key>`.
+fn target_of_mounted_path(path: &Path) -> anyhow::Result<Target> {
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if meta.is_dir() {
+        bail!(
+            "{} is a directory; give the files in it (e.g. {}/*)",
+            path.display(),
+            path.display()
+        );
+    }
+    if let Some(uri) = getxattr(path, S3_URI_XATTR) {
+        if let Some(mut target) = uri.strip_prefix("s3://").and_then(target_of_uri) {
+            // Keep the name the file has in the view (it may have been disambiguated).
+            if let Some(name) = path.file_name() {
+                target.name = PathBuf::from(name);
+            }
+            return Ok(target);
+        }
+    }
+    let canonical = std::fs::canonicalize(path)
+        .with_context(|| format!("cannot resolve {}", path.display()))?;
+    let mountpoint = mastfs_mount_points()
+        .into_iter()
+        .filter(|m| canonical.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len())
+        .ok_or_else(|| {
+            anyhow!(
+                "{} is neither an s3:// URI nor a file under a mastfs mount",
+                path.display()
+            )
+        })?;
+    let relative = canonical.strip_prefix(&mountpoint).unwrap_or(&canonical);
+    let mut parts = relative.iter().map(|p| p.to_string_lossy().to_string());
+    let bucket = parts.next().unwrap_or_default();
+    let key: Vec<String> = parts.collect();
+    if bucket == config::VIEWS_DIR || key.is_empty() {
+        bail!(
+            "{} is under {} but has no {S3_URI_XATTR} attribute to name its object",
+            path.display(),
+            mountpoint.display()
+        );
+    }
+    let key = key.join("/");
+    target_of_uri(&format!("{bucket}/{key}"))
+        .ok_or_else(|| anyhow!("{} does not name an object", path.display()))
+}
+
+/// Mount points of mastfs mounts, from the mount table.
+pub(crate) fn mastfs_mount_points() -> Vec<PathBuf> {
+    std::fs::read_to_string("/proc/self/mounts")
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            match fields.as_slice() {
+                [source, mountpoint, fs_type, ..]
+                    if *source == "mastfs" && fs_type.starts_with("fuse") =>
+                {
+                    Some(PathBuf::from(unescape_mount_field(mountpoint)))
+                }
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The mount table writes space, tab, newline and backslash as octal escapes.
+fn unescape_mount_field(field: &str) -> String {
+    field
+        .replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+/// The products of a view, named as the view's folder names them.
+async fn resolve_view(name: &str, cfg: &Config) -> anyhow::Result<Vec<Target>> {
+    let client = setup::mast_client(cfg)?;
+    let columns = setup::column_config(&client, Duration::from_secs(30)).await;
+    let defs = setup::view_defs(&cfg.views, &columns)?;
+    let def = defs
+        .into_iter()
+        .find(|d| d.name == name)
+        .ok_or_else(|| anyhow!("no view named '{name}'"))?;
+    let resolution = client.resolve(&def.query, &columns).await.map_err(|e| {
+        anyhow!(
+            "MAST query for view '{name}' failed ({}): {e}",
+            cfg.mast.url
+        )
+    })?;
+    for line in resolution.summary_lines() {
+        eprintln!("{line}");
+    }
+    let mut files: Vec<ViewFile> = resolution
+        .cloud_products()
+        .filter_map(|p| {
+            let loc = p.cloud.as_ref()?;
+            Some(ViewFile {
+                name: p.product_filename.clone(),
+                folder: (def.layout == ViewLayout::ByObs).then(|| p.obs_id.clone()),
+                bucket: def.bucket.clone().unwrap_or_else(|| loc.bucket.clone()),
+                key: loc.key.clone(),
+                size: 0,
+                etag: String::new(),
+                last_modified: std::time::UNIX_EPOCH,
+                data_uri: p.data_uri.clone(),
+                obsid: p.obsid.clone(),
+                obs_id: p.obs_id.clone(),
+            })
+        })
+        .collect();
+    disambiguate(&mut files);
+    Ok(files
+        .into_iter()
+        .map(|f| Target {
+            name: match &f.folder {
+                Some(folder) => Path::new(folder).join(&f.name),
+                None => PathBuf::from(&f.name),
+            },
+            bucket: f.bucket,
+            key: f.key,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_name_bucket_key_and_file() {
+        let t = target_of_uri("stpubdata/hst/public/x_drz.fits").unwrap();
+        assert_eq!(
+            (t.bucket.as_str(), t.key.as_str(), t.name.to_str().unwrap()),
+            ("stpubdata", "hst/public/x_drz.fits", "x_drz.fits")
+        );
+        assert!(target_of_uri("stpubdata/hst/").is_none(), "a prefix");
+        assert!(target_of_uri("stpubdata").is_none(), "no key");
+    }
+
+    #[test]
+    fn mount_table_escapes() {
+        assert_eq!(unescape_mount_field("/mnt/a\\040b"), "/mnt/a b");
+    }
+}
