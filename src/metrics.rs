@@ -168,6 +168,12 @@ pub fn prometheus_text(s: &Value) -> String {
             &cache["prefetched_blocks"],
         ),
         one(
+            "mastfs_cache_prefetch_cancelled_total",
+            "counter",
+            "Read-ahead fetches stopped because the files that asked for them were closed.",
+            &cache["prefetch_cancelled"],
+        ),
+        one(
             "mastfs_cache_format_hint_fetches_total",
             "counter",
             "Header and index ranges of FITS and ASDF files fetched on open.",

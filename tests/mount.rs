@@ -576,3 +576,58 @@ fn fresh_path_walk_costs_one_round_trip_per_unlisted_folder_level() {
         st.log
     );
 }
+
+#[test]
+fn closing_a_file_stops_its_read_ahead() {
+    // A slow link (4 MB/s), so that read-ahead is still under way when the file is closed.
+    let s3 = S3Standin::start(ServerOptions {
+        latency: Duration::from_millis(20),
+        bandwidth: Some(4_000_000),
+        ..Default::default()
+    })
+    .expect("start S3 stand-in");
+    s3.create_bucket("stpubdata", true);
+    let data = pseudo_random(64 << 20, 9);
+    s3.put_object("stpubdata", "big.bin", data.clone());
+    let m = Mount::start(&s3.endpoint_url(), &[]);
+    let path = m.path("stpubdata/big.bin");
+    // A sequential run from 2 MiB: once it covers 4 MiB, blocks are asked for ahead of it.
+    let mut file = fs::File::open(&path).unwrap();
+    file.seek(SeekFrom::Start(2 << 20)).unwrap();
+    let mut run = vec![0u8; 8 << 20];
+    file.read_exact(&mut run).unwrap();
+    assert!(
+        run == data[2 << 20..10 << 20],
+        "bytes 2..10 MiB differ from the source"
+    );
+    let stats = || -> serde_json::Value {
+        let text = fs::read_to_string(m.path(".mastfs/stats.json")).expect("read stats.json");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("stats.json: {e}: {text}"))
+    };
+    let prefetched = stats()["cache"]["prefetched_blocks"].as_u64().unwrap_or(0);
+    assert!(
+        prefetched >= 8,
+        "read-ahead blocks asked for after an 8 MiB run: {prefetched}"
+    );
+    drop(file);
+    wait_until("read-ahead stopped after close", || {
+        stats()["cache"]["prefetch_cancelled"].as_u64().unwrap_or(0) > 0
+    });
+    let at_close = s3.stats().get_body_bytes;
+    std::thread::sleep(Duration::from_secs(3));
+    let later = s3.stats().get_body_bytes;
+    // Without the stop, the window ahead of the run would go on arriving at 4 MB/s.
+    assert!(
+        later <= at_close + (1 << 20),
+        "GET bytes sent went on after close: {at_close} at the stop, {later} 3 s later"
+    );
+    // The stopped blocks are fetched again when someone reads them.
+    let mut again = fs::File::open(&path).unwrap();
+    again.seek(SeekFrom::Start(12 << 20)).unwrap();
+    let mut part = vec![0u8; 1 << 20];
+    again.read_exact(&mut part).unwrap();
+    assert!(
+        part == data[12 << 20..13 << 20],
+        "bytes at 12 MiB after the stop differ from the source"
+    );
+}

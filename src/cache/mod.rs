@@ -4,7 +4,9 @@
 //! of an object can never share a block. Blocks live in one byte-bounded LRU shared by the
 //! whole mount. A missing block is fetched by exactly one ranged GET however many readers
 //! want it (single flight); the fetch runs as its own task, so it completes and fills the
-//! cache even when the reader that started it goes away (that is also how read-ahead works).
+//! cache even when the reader that started it goes away. Read-ahead fetches are claimed by
+//! the handles that asked for them ([`Claims`]); when the last of those is closed and no
+//! reader has come to wait for the block, the fetch is stopped.
 //!
 //! Besides blocks, the cache holds a few *fragments*: exact small ranges fetched on open by
 //! the format-aware plans of [`hints`] (the head of a FITS or ASDF file, the FITS headers
@@ -63,13 +65,53 @@ struct Inner {
     /// Bytes of blocks being fetched: they count against the budget too, so that the
     /// cache and its fetches together stay within `capacity` (memory bound).
     reserved: u64,
-    in_flight: HashMap<BlockKey, Fetch>,
+    in_flight: HashMap<BlockKey, InFlight>,
     /// Format-aware prefetches (see [`fragments`]).
     fragments: Fragments,
     /// Where the blocks of ASDF files start, from their block indexes: read-ahead stops at
     /// the end of the block being read.
     units: LruCache<ObjectRef, Arc<Vec<u64>>>,
 }
+
+/// A block being fetched.
+struct InFlight {
+    fetch: Fetch,
+    abort: tokio::task::AbortHandle,
+    /// A reader waits for it: it is never stopped.
+    wanted: bool,
+    /// Open handles that asked for it ahead of their reads and were not closed since.
+    claims: u32,
+    /// Its bytes, counted in `Inner::reserved` until it ends.
+    reserve: u64,
+    /// Tells this fetch from a later fetch of the same block (after it was stopped).
+    id: u64,
+}
+
+static NEXT_FETCH_ID: AtomicU64 = AtomicU64::new(0);
+
+/// The read-ahead fetches one open handle asked for: closing the handle gives them up
+/// ([`BlockCache::release_claims`]), and a fetch nobody else asked for and no reader waits
+/// for is stopped. Counted per fetch, so a block that two streams read ahead survives the
+/// first one's close.
+#[derive(Debug, Default)]
+pub struct Claims {
+    /// (block index, fetch id), in the order asked.
+    held: Vec<(u64, u64)>,
+}
+
+impl Claims {
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+/// Claims a handle keeps before the ones on finished fetches are pruned (a long
+/// sequential read would otherwise collect one per block of the file).
+const PRUNE_CLAIMS_AT: usize = 256;
 
 /// Counters of cache behaviour, for stats and tests.
 #[derive(Debug, Default)]
@@ -85,6 +127,8 @@ pub struct CacheCounters {
     pub hint_fetches: AtomicU64,
     /// Reads answered from those ranges.
     pub hint_hits: AtomicU64,
+    /// Read-ahead fetches stopped because every handle that asked for them was closed.
+    pub prefetch_cancelled: AtomicU64,
 }
 
 /// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
@@ -211,7 +255,7 @@ impl BlockCache {
             }
             // A failed fragment is no answer: the blocks are.
         }
-        let fetches: Vec<_> = blocks.clone().map(|i| self.block(obj, i, false)).collect();
+        let fetches: Vec<_> = blocks.clone().map(|i| self.block(obj, i)).collect();
         let datas = futures::future::try_join_all(fetches).await?;
         let out = if datas.len() == 1 {
             let start = (offset - blocks.start * self.block_size) as usize;
@@ -237,12 +281,67 @@ impl BlockCache {
         Ok(out)
     }
 
-    /// Starts fetching `blocks` of `obj` in the background, skipping those cached or in flight.
-    pub fn prefetch(self: &Arc<Self>, obj: &ObjectRef, blocks: Range<u64>) {
+    /// Starts fetching `blocks` of `obj` in the background for the handle holding `claims`,
+    /// skipping cached blocks; a block already in flight gets this handle's claim too.
+    pub fn prefetch(self: &Arc<Self>, obj: &ObjectRef, blocks: Range<u64>, claims: &mut Claims) {
         let last = obj.size.div_ceil(self.block_size);
+        let mut inner = self.inner.lock();
         for index in blocks.start..blocks.end.min(last) {
-            // Dropping the shared future is fine: the fetch task runs to completion anyway.
-            drop(self.block(obj, index, true));
+            let key = block_key(obj, index);
+            // Touching a cached block keeps it from being evicted before the reader gets there.
+            if inner.blocks.get(&key).is_some() {
+                continue;
+            }
+            let id = match inner.in_flight.get_mut(&key) {
+                Some(flight) => {
+                    flight.claims += 1;
+                    flight.id
+                }
+                None => {
+                    self.counters.prefetched.fetch_add(1, Ordering::Relaxed);
+                    self.start_fetch(&mut inner, obj, key, false).1
+                }
+            };
+            claims.held.push((index, id));
+        }
+        if claims.held.len() >= PRUNE_CLAIMS_AT {
+            claims.held.retain(|&(index, id)| {
+                inner
+                    .in_flight
+                    .get(&block_key(obj, index))
+                    .is_some_and(|f| f.id == id)
+            });
+        }
+    }
+
+    /// Gives up a closed handle's claims: read-ahead that no other handle asked for and no
+    /// reader waits for is stopped (its partial bytes are dropped, its budget returned).
+    pub fn release_claims(&self, obj: &ObjectRef, claims: Claims) {
+        if claims.held.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        for (index, id) in claims.held {
+            let key = block_key(obj, index);
+            let Some(flight) = inner.in_flight.get_mut(&key) else {
+                continue;
+            };
+            if flight.id != id {
+                continue;
+            }
+            flight.claims = flight.claims.saturating_sub(1);
+            if flight.claims > 0 || flight.wanted {
+                continue;
+            }
+            // Under the lock: a reader either joined before (wanted) or finds no fetch and
+            // starts its own.
+            if let Some(flight) = inner.in_flight.remove(&key) {
+                flight.abort.abort();
+                inner.reserved -= flight.reserve;
+                self.counters
+                    .prefetch_cancelled
+                    .fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -260,42 +359,61 @@ impl BlockCache {
         self.inner.lock().blocks.contains(&block_key(obj, index))
     }
 
-    /// The future of one block: a hit, a fetch already under way, or a new fetch.
-    fn block(self: &Arc<Self>, obj: &ObjectRef, index: u64, prefetch: bool) -> Fetch {
+    /// The future of one block a reader wants: a hit, a fetch already under way (which can
+    /// then no longer be stopped), or a new fetch.
+    fn block(self: &Arc<Self>, obj: &ObjectRef, index: u64) -> Fetch {
         let key = block_key(obj, index);
         let mut inner = self.inner.lock();
         if let Some(data) = inner.blocks.get(&key) {
-            if !prefetch {
-                self.counters.hits.fetch_add(1, Ordering::Relaxed);
-            }
+            self.counters.hits.fetch_add(1, Ordering::Relaxed);
             return futures::future::ready(Ok(data.clone())).boxed().shared();
         }
-        if let Some(fetch) = inner.in_flight.get(&key) {
-            if !prefetch {
-                self.counters.joined.fetch_add(1, Ordering::Relaxed);
-            }
-            return fetch.clone();
+        if let Some(flight) = inner.in_flight.get_mut(&key) {
+            self.counters.joined.fetch_add(1, Ordering::Relaxed);
+            flight.wanted = true;
+            return flight.fetch.clone();
         }
-        if prefetch {
-            self.counters.prefetched.fetch_add(1, Ordering::Relaxed);
-        } else {
-            self.counters.misses.fetch_add(1, Ordering::Relaxed);
-        }
+        self.counters.misses.fetch_add(1, Ordering::Relaxed);
+        self.start_fetch(&mut inner, obj, key, true).0
+    }
+
+    /// Starts the fetch of block `key` of `obj` as its own task (for a reader when `wanted`,
+    /// else for read-ahead, claimed once); its future and id.
+    fn start_fetch(
+        self: &Arc<Self>,
+        inner: &mut Inner,
+        obj: &ObjectRef,
+        key: BlockKey,
+        wanted: bool,
+    ) -> (Fetch, u64) {
+        let index = key.index;
         let start = index * self.block_size;
         let range = start..(start + self.block_size).min(obj.size);
         let reserve = range.end - range.start;
         inner.reserved += reserve;
-        self.evict_to_budget(&mut inner);
+        self.evict_to_budget(inner);
         let cache = Arc::clone(self);
         let task_key = key.clone();
+        let id = NEXT_FETCH_ID.fetch_add(1, Ordering::Relaxed);
         let task = tokio::spawn(async move {
             let result = cache.load_block(&task_key, range).await;
-            cache.finish(task_key, reserve, &result);
+            cache.finish(task_key, id, &result);
             result
         });
+        let abort = task.abort_handle();
         let fetch = shared_fetch(task, obj, "block");
-        inner.in_flight.insert(key, fetch.clone());
-        fetch
+        inner.in_flight.insert(
+            key,
+            InFlight {
+                fetch: fetch.clone(),
+                abort,
+                wanted,
+                claims: u32::from(!wanted),
+                reserve,
+                id,
+            },
+        );
+        (fetch, id)
     }
 
     /// One block from the disk cache, else from the store (then written to disk).
@@ -338,10 +456,15 @@ impl BlockCache {
     }
 
     /// Moves a finished fetch from in-flight into the LRU, evicting to stay within budget.
-    fn finish(&self, key: BlockKey, reserved: u64, result: &Result<Bytes, StoreError>) {
+    fn finish(&self, key: BlockKey, id: u64, result: &Result<Bytes, StoreError>) {
         let mut inner = self.inner.lock();
-        inner.in_flight.remove(&key);
-        inner.reserved -= reserved;
+        // A stopped fetch that got its bytes anyway was already taken off (and its
+        // reservation returned), and a later fetch of the same block may be in its place.
+        if inner.in_flight.get(&key).is_some_and(|f| f.id == id) {
+            if let Some(flight) = inner.in_flight.remove(&key) {
+                inner.reserved -= flight.reserve;
+            }
+        }
         let Ok(data) = result else { return };
         let len = data.len() as u64;
         if len > self.capacity {

@@ -189,7 +189,7 @@ async fn prefetch_fills_the_cache_without_a_reader() {
     store.put("b", "k", "e1", data.clone());
     let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
     let o = obj("k", "e1", data.len());
-    cache.prefetch(&o, 2..40);
+    cache.prefetch(&o, 2..40, &mut Claims::default());
     for _ in 0..100 {
         if (2..16).all(|i| cache.contains(&o, i)) {
             break;
@@ -453,11 +453,12 @@ async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
     );
     // asdf reads the first block's array from its start to its end, then stops.
     let mut ra = ReadAhead::new(1 << 20, 64 << 20);
+    let mut claims = Claims::default();
     let mut offset = 4000u64;
     while offset < 20_000_000 {
         let len = (1u64 << 20).min(20_000_000 - offset);
         let ahead = ra.on_read_in_unit(offset, len, o.size, cache.unit_end(&o, offset));
-        cache.prefetch(&o, ahead);
+        cache.prefetch(&o, ahead, &mut claims);
         cache.read(&o, offset, len).await.unwrap();
         offset += len;
     }
@@ -474,4 +475,117 @@ async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
         "blocks fetched past the array's ASDF block: {:?}",
         store.gets.lock()
     );
+}
+
+/// A store that answers after 200 ms, one object of 8 blocks of 4 KiB, and its cache.
+fn slow_store_with_one_object() -> (Arc<MemoryStore>, Bytes, Arc<BlockCache>, ObjectRef) {
+    let store = Arc::new(MemoryStore {
+        delay: Duration::from_millis(200),
+        ..MemoryStore::new()
+    });
+    let data = pattern(8 * 4096, 5);
+    store.put("b", "k", "e", data.clone());
+    let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
+    let o = obj("k", "e", data.len());
+    (store, data, cache, o)
+}
+
+fn cached_blocks(cache: &BlockCache, o: &ObjectRef) -> Vec<u64> {
+    (0..8).filter(|i| cache.contains(o, *i)).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_a_handle_stops_read_ahead_nobody_waits_for() {
+    let (_store, data, cache, o) = slow_store_with_one_object();
+    let mut claims = Claims::default();
+    cache.prefetch(&o, 0..6, &mut claims);
+    assert_eq!(claims.len(), 6, "claims after asking for 6 blocks");
+    // A reader wants block 2 while it is being read ahead: that fetch must go on.
+    let reader = {
+        let (cache, o) = (cache.clone(), o.clone());
+        tokio::spawn(async move { cache.read(&o, 2 * 4096, 4096).await })
+    };
+    for _ in 0..1000 {
+        if cache.counters.joined.load(Ordering::Relaxed) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    assert_eq!(
+        cache.counters.joined.load(Ordering::Relaxed),
+        1,
+        "the reader joined the fetch of block 2"
+    );
+    cache.release_claims(&o, claims);
+    let got = reader.await.unwrap().unwrap();
+    assert!(
+        got[..] == data[2 * 4096..3 * 4096],
+        "the joined block's bytes differ"
+    );
+    assert_eq!(
+        cache.counters.prefetch_cancelled.load(Ordering::Relaxed),
+        5,
+        "fetches stopped: blocks 0, 1, 3, 4, 5 (block 2 has a reader)"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(cached_blocks(&cache, &o), vec![2], "cached blocks");
+    // The budget is whole again, and a stopped block is fetched anew when read.
+    assert_eq!(cache.inner.lock().reserved, 0, "bytes still reserved");
+    let again = cache.read(&o, 0, 4096).await.unwrap();
+    assert!(
+        again[..] == data[..4096],
+        "re-read of a stopped block differs"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_ahead_two_handles_asked_for_survives_the_first_close() {
+    let (store, _data, cache, o) = slow_store_with_one_object();
+    let (mut first, mut second) = (Claims::default(), Claims::default());
+    cache.prefetch(&o, 0..4, &mut first);
+    cache.prefetch(&o, 2..6, &mut second);
+    assert_eq!(
+        cache.inner.lock().in_flight.len(),
+        6,
+        "fetches in flight (one per block of 0..6; the store answers after 200 ms)"
+    );
+    cache.release_claims(&o, first);
+    assert_eq!(
+        cache.counters.prefetch_cancelled.load(Ordering::Relaxed),
+        2,
+        "only blocks 0 and 1 were the first handle's alone"
+    );
+    for _ in 0..500 {
+        if cache.inner.lock().in_flight.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        cached_blocks(&cache, &o),
+        vec![2, 3, 4, 5],
+        "blocks the second handle still wants"
+    );
+    // Closing after the fetches ended stops nothing and keeps the blocks.
+    cache.release_claims(&o, second);
+    assert_eq!(
+        cache.counters.prefetch_cancelled.load(Ordering::Relaxed),
+        2,
+        "fetches stopped after the second close"
+    );
+    assert_eq!(cached_blocks(&cache, &o), vec![2, 3, 4, 5]);
+    // Blocks 0 and 1 may have been stopped before their GET went out; none went out twice.
+    let asked: Vec<u64> = store
+        .gets
+        .lock()
+        .iter()
+        .map(|(_, r)| r.start / 4096)
+        .collect();
+    for block in 0..6 {
+        let times = asked.iter().filter(|b| **b == block).count();
+        assert!(
+            times <= 1 && (block < 2 || times == 1),
+            "block {block} was asked for {times} times (GETs by block: {asked:?})"
+        );
+    }
 }

@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 pub use error::FsError;
 use inode::{InodeTable, NodeKind, Origin};
 
-use crate::cache::{BlockCache, ObjectRef, ReadAhead};
+use crate::cache::{BlockCache, Claims, ObjectRef, ReadAhead};
 use crate::config::VIEWS_DIR;
 use crate::namespace::buckets::BucketTrees;
 use crate::namespace::views::{ViewEntry, ViewListing, Views, MANIFEST_NAME};
@@ -132,6 +132,8 @@ enum OpenFile {
     Object {
         object: ObjectRef,
         readahead: Mutex<ReadAhead>,
+        /// The read-ahead fetches this handle asked for: given up on close.
+        claims: Mutex<Claims>,
     },
     Memory(Bytes),
 }
@@ -588,6 +590,7 @@ impl Fs {
         let file = OpenFile::Object {
             object,
             readahead: Mutex::new(ReadAhead::for_cache(&self.cache, self.opts.max_readahead)),
+            claims: Mutex::new(Claims::default()),
         };
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.files.lock().insert(fh, Arc::new(file));
@@ -639,20 +642,24 @@ impl Fs {
             self.files.lock().get(&fh).cloned().ok_or_else(|| {
                 FsError::new(libc::EBADF, format!("file handle {fh} is not open"))
             })?;
-        let (object, readahead) = match &*file {
+        let (object, readahead, claims) = match &*file {
             OpenFile::Memory(data) => {
                 let start = (offset as usize).min(data.len());
                 let end = start.saturating_add(size as usize).min(data.len());
                 return Ok(data.slice(start..end));
             }
-            OpenFile::Object { object, readahead } => (object, readahead),
+            OpenFile::Object {
+                object,
+                readahead,
+                claims,
+            } => (object, readahead, claims),
         };
         let unit_end = self.cache.unit_end(object, offset);
         let ahead = readahead
             .lock()
             .on_read_in_unit(offset, size as u64, object.size, unit_end);
         if !ahead.is_empty() {
-            self.cache.prefetch(object, ahead);
+            self.cache.prefetch(object, ahead, &mut claims.lock());
         }
         self.cache
             .read(object, offset, size as u64)
@@ -660,8 +667,14 @@ impl Fs {
             .map_err(|e| FsError::from_store(&e))
     }
 
+    /// Closes a handle: its read-ahead that no other handle asked for and no reader waits
+    /// for is stopped.
     pub fn release(&self, fh: u64) {
-        self.files.lock().remove(&fh);
+        let file = self.files.lock().remove(&fh);
+        if let Some(OpenFile::Object { object, claims, .. }) = file.as_deref() {
+            let claims = std::mem::take(&mut *claims.lock());
+            self.cache.release_claims(object, claims);
+        }
     }
 
     /// Open file handles right now (for stats and leak checks).
