@@ -9,7 +9,7 @@
 //! "continue" tolerates a small gap either way.
 //!
 //! A run that starts at the beginning of the file streams as soon as it leaves the first
-//! block: header walks and cutouts read the start of a file and then jump; only whole-file
+//! block (and its first MiB, for small blocks): header walks and cutouts read the start of a file and then jump; only whole-file
 //! readers (cp, cat, checksums, a full load) continue, and for them the first round trips
 //! are what shows (on a 20 ms link, one block per round trip until the run reached 4 MiB),
 //! so its first window is 16 MiB.
@@ -61,6 +61,11 @@ pub const DEFAULT_TRIGGER: u64 = 4 << 20;
 
 /// The first window of a reader that read on from the start of the file past its first block.
 pub const WHOLE_FILE_FIRST_WINDOW: u64 = 16 << 20;
+
+/// A run from the start of the file marks a whole-file reader only past this many bytes
+/// (or the first block, if larger): with small blocks (`--block-size 64KiB`) a header walk
+/// covers the first block.
+pub const WHOLE_FILE_AFTER: u64 = 1 << 20;
 
 /// The share of the cache budget one stream may fill ahead of its reader. Between the
 /// fetch of a block and its read, the stream inserts a window of newer blocks and touches
@@ -174,7 +179,8 @@ impl ReadAhead {
             self.set_streaming(false);
         }
         let run = self.next_offset - self.run_start;
-        let whole_file_reader = self.run_start == 0 && self.next_offset > self.block_size;
+        let whole_file_reader =
+            self.run_start == 0 && self.next_offset > self.block_size.max(WHOLE_FILE_AFTER);
         if run < self.trigger && !whole_file_reader {
             return 0..0;
         }
@@ -328,6 +334,22 @@ mod tests {
             first,
             Some((MB, 2..18)),
             "expected 16 blocks fetched ahead on the first read past block 0"
+        );
+    }
+
+    #[test]
+    fn with_small_blocks_a_reader_from_the_start_streams_after_a_mebibyte() {
+        let block = 64 << 10;
+        let mut ra = ReadAhead::new(block, 64 * MB);
+        let chunk = 128 << 10;
+        let first = (0..16)
+            .map(|i| (i * chunk, ra.on_read(i * chunk, chunk, 200 * MB)))
+            .find(|(_, r)| !r.is_empty());
+        // Reads end at 128 KiB, 256 KiB, ...: the first ending past 1 MiB starts at 1 MiB.
+        assert_eq!(
+            first,
+            Some((MB, (MB + chunk) / block..(MB + chunk + 16 * MB) / block)),
+            "(offset of the first read with read-ahead, blocks asked for)"
         );
     }
 
