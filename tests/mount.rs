@@ -621,6 +621,11 @@ fn closing_a_file_stops_its_read_ahead() {
         later <= at_close + (1 << 20),
         "GET bytes sent went on after close: {at_close} at the stop, {later} 3 s later"
     );
+    let now = stats();
+    assert_eq!(
+        now["requests"]["in_flight"], 0,
+        "S3 requests counted in flight 3 s after the stop: {now}"
+    );
     // The stopped blocks are fetched again when someone reads them.
     let mut again = fs::File::open(&path).unwrap();
     again.seek(SeekFrom::Start(12 << 20)).unwrap();

@@ -157,9 +157,9 @@ impl S3Store {
                 tokio::time::sleep(backoff(n)).await;
             }
             let permit = self.permits.acquire().await;
-            self.counters.in_flight.fetch_add(1, Ordering::Relaxed);
+            let counted = InFlight::count(&self.counters.in_flight);
             let outcome = tokio::time::timeout(self.attempt_timeout, attempt()).await;
-            self.counters.in_flight.fetch_sub(1, Ordering::Relaxed);
+            drop(counted);
             drop(permit);
             match outcome {
                 Ok(Ok(value)) => return Ok(value),
@@ -274,6 +274,23 @@ where
                 AttemptError::Retry(make(StoreErrorKind::Unavailable))
             }
         }
+    }
+}
+
+/// One S3 request counted in flight for as long as it lives: a request whose task is
+/// stopped (read-ahead given up when its file is closed) is uncounted when dropped.
+struct InFlight<'a>(&'a std::sync::atomic::AtomicI64);
+
+impl<'a> InFlight<'a> {
+    fn count(counter: &'a std::sync::atomic::AtomicI64) -> InFlight<'a> {
+        counter.fetch_add(1, Ordering::Relaxed);
+        InFlight(counter)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
