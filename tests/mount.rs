@@ -536,9 +536,7 @@ fn fresh_path_walk_costs_one_round_trip_per_unlisted_folder_level() {
     s3.reset_stats();
     let latency = Duration::from_millis(150);
     s3.set_link(latency, None);
-    let started = std::time::Instant::now();
     let meta = fs::metadata(m.path(&format!("stpubdata/{key}"))).unwrap();
-    let took = started.elapsed();
     s3.set_link(Duration::ZERO, None);
     assert_eq!(meta.len(), 2880, "size of the file at the end of the walk");
     let st = s3.stats();
@@ -548,9 +546,13 @@ fn fresh_path_walk_costs_one_round_trip_per_unlisted_folder_level() {
         "(HEAD, LIST) of a walk down 5 unlisted components; log: {:?}",
         st.log
     );
-    assert!(
-        took >= latency * 3 && took < latency * 4,
-        "walk took {took:?}: expected 3 round trips of {latency:?} (at least 3, fewer than 4)"
+    // Counted from the server's log (requests that overlap in time are one round), not
+    // from the walk's duration, which a loaded machine stretches.
+    assert_eq!(
+        st.rounds(),
+        3,
+        "rounds of requests in the walk; log: {:?}",
+        st.log
     );
     // The sibling's folder was never listed: its lookup is one LIST, and a name missing
     // from it one more; asking again for the missing name costs nothing (negative cache).

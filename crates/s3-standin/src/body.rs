@@ -71,6 +71,7 @@ impl RecordSink {
     pub(crate) fn finish(&mut self, sent: u64) {
         if let Some(mut record) = self.record.take() {
             record.body_bytes = sent;
+            record.finished_us = self.stats.now_us();
             self.stats.log(self.epoch, record);
         }
     }

@@ -125,6 +125,7 @@ async fn handle_s3(
     socket: Option<Arc<std::net::TcpStream>>,
     mut req: Request<Incoming>,
 ) -> Response<ResponseBody> {
+    let received_us = shared.stats.now_us();
     let info: RequestInfo = classify(req.method(), req.uri(), req.headers());
     let fault = shared.faults.decide(&FaultTarget {
         op: info.op,
@@ -192,6 +193,8 @@ async fn handle_s3(
         status: status.as_u16(),
         body_bytes: 0,
         fault: fault.as_ref().map(|f| f.name().to_owned()),
+        received_us,
+        finished_us: 0,
     };
     let mut sink = RecordSink::new(Arc::clone(&shared.stats), epoch, record);
 

@@ -72,6 +72,12 @@ pub struct RequestRecord {
     pub body_bytes: u64,
     /// Name of the injected fault, if one was applied to this request.
     pub fault: Option<String>,
+    /// When the request arrived, in microseconds since the server started.
+    #[serde(default)]
+    pub received_us: u64,
+    /// When its response ended (body sent or cut short), on the same clock.
+    #[serde(default)]
+    pub finished_us: u64,
 }
 
 /// Snapshot of the counters (and optionally the request log).
@@ -100,6 +106,31 @@ impl Stats {
     pub fn records_of(&self, op: Op) -> impl Iterator<Item = &RequestRecord> {
         self.log.iter().filter(move |r| r.op == op)
     }
+
+    /// How many rounds the logged requests came in: requests whose times overlap form one
+    /// round, and a request that arrived after every earlier one had ended starts the next.
+    /// With the link's latency far above the client's own delays, that is the number of
+    /// round trips a client spent, however slow the machine.
+    pub fn rounds(&self) -> usize {
+        let mut spans: Vec<(u64, u64)> = self
+            .log
+            .iter()
+            .map(|r| (r.received_us, r.finished_us))
+            .collect();
+        spans.sort_unstable();
+        let mut rounds = 0;
+        let mut round_end = None;
+        for (received, finished) in spans {
+            match round_end {
+                Some(end) if received < end => round_end = Some(end.max(finished)),
+                _ => {
+                    rounds += 1;
+                    round_end = Some(finished);
+                }
+            }
+        }
+        rounds
+    }
 }
 
 #[derive(Default)]
@@ -117,12 +148,27 @@ struct Inner {
 }
 
 /// Thread-safe accumulator behind [`Stats`].
-#[derive(Default)]
 pub(crate) struct StatsCollector {
     inner: Mutex<Inner>,
+    /// The clock of the records' times.
+    started: std::time::Instant,
+}
+
+impl Default for StatsCollector {
+    fn default() -> StatsCollector {
+        StatsCollector {
+            inner: Mutex::default(),
+            started: std::time::Instant::now(),
+        }
+    }
 }
 
 impl StatsCollector {
+    /// Microseconds since the server started: the clock of the request log.
+    pub(crate) fn now_us(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
     /// Counts a request whose response head is about to be sent; returns the
     /// epoch to pass to the later calls for this request.
     pub(crate) fn count_response(&self, op: Op, status: u16, fault_injected: bool) -> u64 {
@@ -200,7 +246,34 @@ mod tests {
             status,
             body_bytes: 3,
             fault: None,
+            received_us: 0,
+            finished_us: 0,
         }
+    }
+
+    fn span(received_us: u64, finished_us: u64) -> RequestRecord {
+        RequestRecord {
+            received_us,
+            finished_us,
+            ..record(200)
+        }
+    }
+
+    #[test]
+    fn overlapping_requests_are_one_round() {
+        let stats = Stats {
+            // Two together, one after both, then two that overlap only with each other.
+            log: vec![
+                span(0, 150),
+                span(2, 151),
+                span(160, 310),
+                span(320, 470),
+                span(469, 620),
+            ],
+            ..Stats::default()
+        };
+        assert_eq!(stats.rounds(), 3, "rounds of {:?}", stats.log);
+        assert_eq!(Stats::default().rounds(), 0, "rounds of an empty log");
     }
 
     #[test]
