@@ -45,6 +45,9 @@ fn sixteen_readers_stay_within_the_cache_budget() {
     let s3 = server_with(&files);
     let m = Mount::start(&s3.endpoint_url(), &["--cache-size", "256MiB"]);
     let pid = m.pid();
+    // The idle daemon's own footprint (a debug build: ~31 MiB here, more with more cores'
+    // worker threads) is not the cache's doing: the bound is on what reading adds to it.
+    let idle = proc_status(pid, "VmRSS") * 1024;
     let start = Instant::now();
     let readers: Vec<_> = files
         .iter()
@@ -78,16 +81,18 @@ fn sixteen_readers_stay_within_the_cache_budget() {
     let hwm = proc_status(pid, "VmHWM") * 1024;
     let rss = proc_status(pid, "VmRSS") * 1024;
     eprintln!(
-        "RELIABILITY-FIGURES memory: 16 readers × 24 MiB in {:?}, budget {} MiB, VmHWM {} MiB, VmRSS {} MiB",
+        "RELIABILITY-FIGURES memory: 16 readers × 24 MiB in {:?}, budget {} MiB, idle RSS {} MiB, VmHWM {} MiB, VmRSS {} MiB",
         start.elapsed(),
         budget / MIB,
+        idle / MIB,
         hwm / MIB,
         rss / MIB
     );
     assert!(
-        hwm <= budget + 64 * MIB,
-        "daemon peak RSS {} MiB, expected at most the cache budget {} MiB + 64 MiB",
+        hwm <= idle + budget + 64 * MIB,
+        "daemon peak RSS {} MiB, expected at most its idle RSS {} MiB + the cache budget {} MiB + 64 MiB",
         hwm / MIB,
+        idle / MIB,
         budget / MIB
     );
 }
