@@ -1,7 +1,8 @@
 //! The format-aware side of the block cache: *fragments* (exact small ranges fetched on
 //! open by the plans of [`super::hints`]: the head of a FITS or ASDF file, the FITS headers
 //! after it, the ASDF block index), reads answered from them, blocks put together from a
-//! fragment and the rest of their range, and the ASDF unit maps that bound read-ahead.
+//! fragment and the rest of their range, and the unit maps (ASDF blocks, FITS HDUs) that
+//! bound read-ahead.
 //!
 //! Fragments are few and short-lived (at most [`MAX_FRAGMENTS`], oldest dropped first);
 //! blocks stay the cache's unit of storage, fragments only spare readers whole blocks.
@@ -119,8 +120,16 @@ impl BlockCache {
                 // The plan is started before the head is handed to anyone, so a reader
                 // that goes straight on to the next header finds its fetch under way.
                 let plan: AfterFetch = Box::new(|cache: &Arc<BlockCache>, obj, head| {
+                    let (known, to_check) = hints::fits_units(head, obj.size);
+                    cache.add_units(obj, &known);
+                    let to_check = Arc::new(to_check);
                     for range in hints::fits_plan(head, obj.size) {
-                        drop(cache.fragment(obj, range, None));
+                        let (to_check, from) = (Arc::clone(&to_check), range.start);
+                        let confirm: AfterFetch = Box::new(move |cache, obj, bytes| {
+                            let found = hints::fits_units_at(bytes, from, &to_check, obj.size);
+                            cache.add_units(obj, &found);
+                        });
+                        drop(cache.fragment(obj, range, Some(confirm)));
                     }
                 });
                 drop(self.fragment(obj, 0..hints::HEAD_LEN, Some(plan)));
@@ -132,6 +141,24 @@ impl BlockCache {
         if !units.is_empty() {
             self.inner.lock().units.put(obj.clone(), Arc::new(units));
         }
+    }
+
+    /// Adds unit starts to what is known of `obj` (FITS headers arrive one fragment at a
+    /// time).
+    fn add_units(&self, obj: &ObjectRef, starts: &[u64]) {
+        if starts.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        let mut units: Vec<u64> = inner
+            .units
+            .peek(obj)
+            .map(|u| u.to_vec())
+            .unwrap_or_default();
+        units.extend_from_slice(starts);
+        units.sort_unstable();
+        units.dedup();
+        inner.units.put(obj.clone(), Arc::new(units));
     }
 
     /// Where the unit (an ASDF block) holding `offset` ends, as far as the format-aware

@@ -11,6 +11,8 @@
 //!   extension's size (the SCI/ERR/DQ or SCI/WHT/CTX pattern of HST and JWST products), so
 //!   their headers are fetched in parallel with a little slack either side rather than one
 //!   round trip each; the end of the file (where table HDUs usually sit) is fetched too.
+//!   Headers known or confirmed this way are unit boundaries: a reader of one HDU's data
+//!   is not read ahead into the next HDU.
 //! - ASDF: the block index sits at the end of the file, and asdf reads it right after the
 //!   tree: the tail is fetched together with the head. The index also says where each
 //!   block starts, so read-ahead for one array stops at the end of its block instead of
@@ -127,24 +129,71 @@ pub fn fits_plan(head: &[u8], size: u64) -> Vec<Range<u64>> {
         return Vec::new();
     };
     let mut windows = vec![window(next, 0, size)];
-    if let Some(last) = hdus.iter().rev().find(|h| h.header_start > 0) {
-        let stride = last.header_len + last.data_len;
-        if stride > 0 {
-            let mut guess = next;
-            for _ in 0..MAX_GUESSES {
-                guess += stride;
-                if guess >= size {
-                    break;
-                }
-                windows.push(window(guess, GUESS_SLACK, size));
-            }
-        }
+    for guess in guessed_headers(&hdus, next, size) {
+        windows.push(window(guess, GUESS_SLACK, size));
     }
     if size > HEAD_LEN + TAIL_LEN {
         let tail_start = (size - TAIL_LEN) / PAGE * PAGE;
         windows.push(tail_start..size);
     }
     merge(windows, HEAD_LEN)
+}
+
+/// Where the headers after `next` would be if the HDUs repeat the last extension's size.
+fn guessed_headers(hdus: &[Hdu], next: u64, size: u64) -> Vec<u64> {
+    let Some(last) = hdus.iter().rev().find(|h| h.header_start > 0) else {
+        return Vec::new();
+    };
+    let stride = last.header_len + last.data_len;
+    if stride == 0 {
+        return Vec::new();
+    }
+    (1..=MAX_GUESSES)
+        .map(|k| next + k * stride)
+        .take_while(|g| *g < size)
+        .collect()
+}
+
+/// What the head of a FITS file says about its units (an HDU: header and data): where
+/// the extensions it holds start and where the next header starts (`known`), and the
+/// offsets where later headers are guessed to start (`to_check` against their bytes with
+/// [`fits_units_at`]). Read-ahead of a reader inside one HDU's data stops at its end.
+pub fn fits_units(head: &[u8], size: u64) -> (Vec<u64>, Vec<u64>) {
+    let (hdus, next) = fits_chain(head, size);
+    let mut known: Vec<u64> = hdus
+        .iter()
+        .map(|h| h.header_start)
+        .filter(|s| *s > 0)
+        .collect();
+    let Some(next) = next else {
+        return (known, Vec::new());
+    };
+    known.push(next);
+    let mut to_check = vec![next];
+    to_check.extend(guessed_headers(&hdus, next, size));
+    (known, to_check)
+}
+
+/// Unit starts confirmed by `bytes` (fetched from file offset `start`): each offset of
+/// `to_check` inside them where an extension header begins, and where that HDU ends.
+pub fn fits_units_at(bytes: &[u8], start: u64, to_check: &[u64], size: u64) -> Vec<u64> {
+    let mut found = Vec::new();
+    for &offset in to_check {
+        let Some(at) = offset.checked_sub(start) else {
+            continue;
+        };
+        let Some(rest) = bytes.get(at as usize..).filter(|r| !r.is_empty()) else {
+            continue;
+        };
+        if let Some(hdu) = parse_header(rest, offset, false) {
+            found.push(offset);
+            let end = offset + hdu.header_len + hdu.data_len;
+            if end < size {
+                found.push(end);
+            }
+        }
+    }
+    found
 }
 
 /// A fetch window around `offset`, `slack` bytes either side, clipped to the file.
@@ -355,6 +404,35 @@ mod tests {
             "a header plan should be a few hundred KiB, got {fetched} bytes in {plan:?}"
         );
         assert!(plan.iter().all(|w| w.start >= HEAD_LEN && w.end <= size));
+    }
+
+    #[test]
+    fn units_are_the_known_headers_and_guesses_confirmed_by_their_bytes() {
+        let primary = header(&[kv("SIMPLE", "T"), kv("BITPIX", "8"), kv("NAXIS", "0")]);
+        let sci = image_header("XTENSION", 60);
+        let mut head = primary.clone();
+        head.extend(&sci);
+        let stride = sci.len() as u64 + DATA.div_ceil(2880) * 2880;
+        let first = primary.len() as u64;
+        let next = first + stride;
+        let size = next + 2 * stride + 200_000;
+        let (known, to_check) = fits_units(&head, size);
+        assert_eq!(known, vec![first, next], "(SCI header, next header)");
+        assert_eq!(to_check, vec![next, next + stride, next + 2 * stride]);
+        // The bytes at `next` hold a header as guessed; at the second guess there is none.
+        let found_header = image_header("XTENSION", 10);
+        let its_end = next + found_header.len() as u64 + DATA.div_ceil(2880) * 2880;
+        let mut fetched = vec![0u8; 4096];
+        fetched.extend(&found_header);
+        let fetched_from = next - 4096;
+        assert_eq!(
+            fits_units_at(&fetched, fetched_from, &to_check, size),
+            vec![next, its_end],
+            "a header found at the first offset, and where its HDU ends"
+        );
+        let elsewhere = vec![b' '; 8192];
+        assert!(fits_units_at(&elsewhere, next + stride - 100, &to_check, size).is_empty());
+        assert_eq!(fits_units(b"#ASDF 1.0.0\n", size), (Vec::new(), Vec::new()));
     }
 
     #[test]

@@ -160,14 +160,21 @@ impl ReadAhead {
     ) -> Range<u64> {
         let slack = 2 * self.block_size;
         let end = offset.saturating_add(len);
-        // A read that spills into the next ASDF block (asdf's buffered reads overshoot the
-        // array by a few KiB) is not a reason to stream that block: it starts a new run.
+        let in_sequence =
+            !self.fresh && offset + slack >= self.next_offset && offset <= self.next_offset + slack;
+        // A reader that has read from the start of the file on reads all of it: units are
+        // no boundary for it (each would cost a round trip without read-ahead).
+        let from_the_start = in_sequence && self.run_start == 0;
+        let unit_end = if from_the_start {
+            object_size
+        } else {
+            unit_end
+        };
+        // A read that spills into the next unit (asdf's buffered reads overshoot the array
+        // by a few KiB) is not a reason to stream that unit: it starts a new run.
         let same_unit = unit_end == self.unit_end;
         self.unit_end = unit_end;
-        let continues = !self.fresh
-            && same_unit
-            && offset + slack >= self.next_offset
-            && offset <= self.next_offset + slack;
+        let continues = in_sequence && (same_unit || from_the_start);
         self.fresh = false;
         if continues {
             self.next_offset = self.next_offset.max(end);
@@ -472,6 +479,31 @@ mod tests {
         }
         let r = spill.on_read_in_unit(unit_end - 4096, 8192, 1000 * MB, 200 * MB);
         assert!(r.is_empty(), "8 KiB into the next unit prefetched {r:?}");
+    }
+
+    #[test]
+    fn a_reader_from_the_start_is_read_ahead_across_units() {
+        // cat of a FITS file whose HDUs start every 30 MiB: the window runs on past each.
+        let unit_end = |offset: u64| (offset / (30 * MB) + 1) * 30 * MB;
+        let mut ra = ReadAhead::new(MB, 64 * MB);
+        let chunk = 128 << 10;
+        let mut asked_until = 0;
+        let mut offset = 0;
+        while offset < 100 * MB {
+            let r = ra.on_read_in_unit(offset, chunk, 200 * MB, unit_end(offset));
+            asked_until = asked_until.max(r.end);
+            if (29 * MB..30 * MB).contains(&offset) {
+                assert!(
+                    asked_until > 31,
+                    "at {offset}, 1 MiB before the next unit, blocks asked for up to {asked_until}"
+                );
+            }
+            offset += chunk;
+        }
+        assert!(
+            asked_until >= 164,
+            "a 64 MiB window ahead of the reader at 100 MiB, got blocks up to {asked_until}"
+        );
     }
 
     #[test]

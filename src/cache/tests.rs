@@ -589,3 +589,59 @@ async fn read_ahead_two_handles_asked_for_survives_the_first_close() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
+    let store = Arc::new(MemoryStore::new());
+    let data_len = 20_000_000usize;
+    let data = fits_file(3, data_len);
+    store.put("b", "y_drz.fits", "e", data.clone());
+    let cache = BlockCache::new(store.clone(), 1 << 20, 256 << 20);
+    let o = obj("y_drz.fits", "e", data.len());
+    cache.hint_open(&o);
+    cache.read(&o, 0, 4096).await.unwrap();
+    let hdu_len = (2880 + data_len.div_ceil(2880) * 2880) as u64;
+    let first_data = 2880 + 2880u64;
+    let first_end = 2880 + hdu_len;
+    for _ in 0..200 {
+        if cache.unit_end(&o, first_data) == first_end {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        cache.unit_end(&o, first_data),
+        first_end,
+        "end of the first extension HDU"
+    );
+    // fits.getdata(p, 1): the first extension's data from its start to its end.
+    let mut ra = ReadAhead::new(1 << 20, 64 << 20);
+    let mut claims = Claims::default();
+    let mut offset = first_data;
+    while offset < first_end {
+        let len = (1u64 << 20).min(first_end - offset);
+        let ahead = ra.on_read_in_unit(offset, len, o.size, cache.unit_end(&o, offset));
+        cache.prefetch(&o, ahead, &mut claims);
+        let got = cache.read(&o, offset, len).await.unwrap();
+        assert!(
+            got[..] == data[offset as usize..(offset + len) as usize],
+            "bytes at {offset} differ"
+        );
+        offset += len;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Blocks wholly past the HDU's end (header fragments there are fine: small).
+    let past: Vec<_> = store
+        .gets
+        .lock()
+        .iter()
+        .filter(|(_, r)| {
+            r.start >= first_end.div_ceil(1 << 20) * (1 << 20) && r.end - r.start == 1 << 20
+        })
+        .cloned()
+        .collect();
+    assert!(
+        past.is_empty(),
+        "blocks fetched past the HDU being read: {past:?}"
+    );
+}
