@@ -315,10 +315,19 @@ impl BlockCache {
     }
 
     /// Gives up a closed handle's claims: read-ahead that no other handle asked for and no
-    /// reader waits for is stopped (its partial bytes are dropped, its budget returned).
-    pub fn release_claims(&self, obj: &ObjectRef, claims: Claims) {
+    /// reader waits for is stopped (its partial bytes are dropped, its budget returned),
+    /// unless it lies in `wanted_soon` (byte ranges other open readers of the object are
+    /// heading for: a reader that finished its part of a file leaves the read-ahead that
+    /// ran into the next reader's part to that reader). Returns how many were stopped.
+    pub fn release_claims(
+        &self,
+        obj: &ObjectRef,
+        claims: Claims,
+        wanted_soon: &[Range<u64>],
+    ) -> usize {
+        let mut stopped = 0;
         if claims.held.is_empty() {
-            return;
+            return stopped;
         }
         let mut inner = self.inner.lock();
         for (index, id) in claims.held {
@@ -333,6 +342,10 @@ impl BlockCache {
             if flight.claims > 0 || flight.wanted {
                 continue;
             }
+            let start = index * self.block_size;
+            if wanted_soon.iter().any(|r| r.contains(&start)) {
+                continue;
+            }
             // Under the lock: a reader either joined before (wanted) or finds no fetch and
             // starts its own.
             if let Some(flight) = inner.in_flight.remove(&key) {
@@ -341,8 +354,10 @@ impl BlockCache {
                 self.counters
                     .prefetch_cancelled
                     .fetch_add(1, Ordering::Relaxed);
+                stopped += 1;
             }
         }
+        stopped
     }
 
     /// Drops every cached block and fragment (fetches in flight still complete and are kept).

@@ -219,6 +219,17 @@ impl ReadAhead {
     }
 }
 
+impl ReadAhead {
+    /// The bytes this reader is heading for: from where its reads got to, as far as its
+    /// largest window. Empty before its first read.
+    pub fn heading_for(&self) -> Range<u64> {
+        if self.fresh {
+            return 0..0;
+        }
+        self.next_offset..self.next_offset.saturating_add(self.max_window)
+    }
+}
+
 impl Drop for ReadAhead {
     fn drop(&mut self) {
         self.set_streaming(false);

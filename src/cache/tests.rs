@@ -516,7 +516,7 @@ async fn closing_a_handle_stops_read_ahead_nobody_waits_for() {
         1,
         "the reader joined the fetch of block 2"
     );
-    cache.release_claims(&o, claims);
+    cache.release_claims(&o, claims, &[]);
     let got = reader.await.unwrap().unwrap();
     assert!(
         got[..] == data[2 * 4096..3 * 4096],
@@ -549,7 +549,7 @@ async fn read_ahead_two_handles_asked_for_survives_the_first_close() {
         6,
         "fetches in flight (one per block of 0..6; the store answers after 200 ms)"
     );
-    cache.release_claims(&o, first);
+    cache.release_claims(&o, first, &[]);
     assert_eq!(
         cache.counters.prefetch_cancelled.load(Ordering::Relaxed),
         2,
@@ -567,7 +567,7 @@ async fn read_ahead_two_handles_asked_for_survives_the_first_close() {
         "blocks the second handle still wants"
     );
     // Closing after the fetches ended stops nothing and keeps the blocks.
-    cache.release_claims(&o, second);
+    cache.release_claims(&o, second, &[]);
     assert_eq!(
         cache.counters.prefetch_cancelled.load(Ordering::Relaxed),
         2,
@@ -644,4 +644,28 @@ async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
         past.is_empty(),
         "blocks fetched past the HDU being read: {past:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_ahead_another_reader_is_heading_for_is_left_to_it() {
+    let (_store, _data, cache, o) = slow_store_with_one_object();
+    let mut claims = Claims::default();
+    cache.prefetch(&o, 0..6, &mut claims);
+    // Another open reader of the object is at byte 3 * 4096, streaming on.
+    let heading = vec![Range {
+        start: 3 * 4096,
+        end: u64::MAX,
+    }];
+    assert_eq!(
+        cache.release_claims(&o, claims, &heading),
+        3,
+        "stopped: blocks 0, 1, 2 (3, 4, 5 lie where the other reader is going)"
+    );
+    for _ in 0..500 {
+        if cache.inner.lock().in_flight.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(cached_blocks(&cache, &o), vec![3, 4, 5], "cached blocks");
 }

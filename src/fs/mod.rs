@@ -9,6 +9,7 @@ mod inode;
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
+use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -670,10 +671,33 @@ impl Fs {
     /// Closes a handle: its read-ahead that no other handle asked for and no reader waits
     /// for is stopped.
     pub fn release(&self, fh: u64) {
-        let file = self.files.lock().remove(&fh);
+        let (file, others) = {
+            let mut files = self.files.lock();
+            let file = files.remove(&fh);
+            // Where the other readers of the same object are heading: read-ahead there is
+            // theirs soon (8 readers of 8 parts of one file).
+            let others: Vec<Range<u64>> = match file.as_deref() {
+                Some(OpenFile::Object { object, .. }) => files
+                    .values()
+                    .filter_map(|f| match &**f {
+                        OpenFile::Object {
+                            object: other,
+                            readahead,
+                            ..
+                        } if other == object => Some(readahead.lock().heading_for()),
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            };
+            (file, others)
+        };
         if let Some(OpenFile::Object { object, claims, .. }) = file.as_deref() {
             let claims = std::mem::take(&mut *claims.lock());
-            self.cache.release_claims(object, claims);
+            let stopped = self.cache.release_claims(object, claims, &others);
+            if stopped > 0 {
+                tracing::debug!(fh, key = %object.key, stopped, "closed: read-ahead stopped");
+            }
         }
     }
 
