@@ -38,7 +38,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Mount buckets (and views) at MOUNTPOINT.
-    Mount(MountArgs),
+    Mount(Box<MountArgs>),
     /// Unmount a mastfs mount point (also clears a mount left stale by a crash).
     Unmount(UnmountArgs),
     /// Run a MAST query and print the products, their S3 URIs and the summary.
@@ -145,6 +145,14 @@ pub struct MountArgs {
     /// Bound of the disk cache, e.g. 50GiB [default: 10GiB].
     #[arg(long, value_name = "SIZE", help_heading = "Cache")]
     pub disk_cache_size: Option<String>,
+    /// Keep listings and attributes on disk, so that a later mount walks known paths
+    /// without asking S3 (within --metadata-ttl), in $XDG_CACHE_HOME/mastfs/metadata
+    /// (or ~/.cache/..., /var/cache/mastfs/metadata); on with the disk cache, in its folder.
+    #[arg(long, help_heading = "Cache")]
+    pub persist_metadata: bool,
+    /// Keep listings and attributes on disk in DIR (owner-only; implies --persist-metadata).
+    #[arg(long, value_name = "DIR", help_heading = "Cache")]
+    pub metadata_dir: Option<PathBuf>,
     /// A view given on the command line: "NAME CRITERION... [--products FILTER...]",
     /// in the syntax of `mastfs query` (repeatable).
     #[arg(long = "view", value_name = "SPEC", help_heading = "Views")]
@@ -239,6 +247,10 @@ impl MountArgs {
                     "disk_cache_size" => {
                         self.disk_cache_size = self.disk_cache_size.take().or(Some(need(value)?))
                     }
+                    "metadata_dir" => {
+                        self.metadata_dir =
+                            self.metadata_dir.take().or(Some(need(value)?.into()))
+                    }
                     "mast_url" => self.mast_url = self.mast_url.take().or(Some(need(value)?)),
                     "metrics_addr" => {
                         let raw = need(value)?;
@@ -264,6 +276,7 @@ impl MountArgs {
                     "dir_mode" => self.dir_mode = self.dir_mode.take().or(Some(need(value)?)),
                     "force_path_style" => self.force_path_style = true,
                     "disk_cache" => self.disk_cache = true,
+                    "persist_metadata" => self.persist_metadata = true,
                     "allow_other" => self.allow_other = true,
                     "foreground" => self.foreground = true,
                     // Accepted for fstab and mount(8); mastfs is always read-only, nodev, nosuid.
@@ -277,7 +290,7 @@ impl MountArgs {
                         return Err(format!(
                         "unknown mount option '{other}'; known: bucket=, config=, endpoint_url=, \
                              region=, cache_size=, block_size=, metadata_ttl=, disk_cache, \
-                             cache_dir=, disk_cache_size=, mast_url=, metrics_addr=, log_file=, verbose, \
+                             cache_dir=, disk_cache_size=, persist_metadata, metadata_dir=, mast_url=, metrics_addr=, log_file=, verbose, \
                              uid=, gid=, file_mode=, dir_mode=, force_path_style, \
                              allow_other, foreground, and the generic ro, rw, nodev, nosuid, \
                              noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*"
@@ -302,6 +315,8 @@ impl MountArgs {
             disk_cache: self.disk_cache,
             cache_dir: self.cache_dir.clone(),
             disk_cache_size: self.disk_cache_size.clone(),
+            persist_metadata: self.persist_metadata,
+            metadata_dir: self.metadata_dir.clone(),
             mast_url: self.mast_url.clone(),
             views: self.views.clone(),
             uid: self.uid,
@@ -319,7 +334,7 @@ mod tests {
     fn mount_args(args: &[&str]) -> MountArgs {
         let cli = Cli::try_parse_from(args).unwrap();
         match cli.command {
-            Command::Mount(m) => m,
+            Command::Mount(m) => *m,
             other => panic!("expected mount, got {other:?}"),
         }
     }

@@ -14,6 +14,7 @@ use crate::cache::{BlockCache, DiskCache};
 use crate::config::{Config, DiskCacheConfig, ViewConfig};
 use crate::fs::{Fs, FsOptions};
 use crate::namespace::buckets::BucketTrees;
+use crate::namespace::persisted::PersistedMetadata;
 use crate::namespace::views::{ViewDef, Views};
 use crate::store::{ObjectStore, S3Store, S3StoreOptions, StoreCounters};
 
@@ -141,12 +142,29 @@ pub struct Layers {
 /// Builds the layers. Fails, before anything is mounted, on a bad view definition.
 pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
     let (store, counters) = build_store(cfg).await?;
-    let trees = Arc::new(BucketTrees::new(
+    let mut trees = BucketTrees::new(
         store.clone(),
         &cfg.buckets,
         cfg.cache.metadata_ttl,
         cfg.cache.negative_ttl,
-    ));
+    );
+    if let Some(dir) = &cfg.cache.metadata_dir {
+        // Entries belong to one S3 namespace: another endpoint (a local store, a mirror)
+        // must never answer from what AWS listed, and the other way round.
+        let endpoint = cfg
+            .s3
+            .endpoint_url
+            .clone()
+            .unwrap_or_else(|| format!("aws:{}", cfg.s3.region));
+        match PersistedMetadata::open(dir, &endpoint, cfg.cache.metadata_ttl) {
+            Ok(p) => trees = trees.with_persisted(Arc::new(p)),
+            Err(e) => tracing::warn!(
+                dir = %dir.display(),
+                "listings are not kept on disk (folder unusable: {e}); lookups ask S3 as usual"
+            ),
+        }
+    }
+    let trees = Arc::new(trees);
     let views = if cfg.views.is_empty() {
         None
     } else {

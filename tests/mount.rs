@@ -580,6 +580,87 @@ fn fresh_path_walk_costs_one_round_trip_per_unlisted_folder_level() {
 }
 
 #[test]
+fn a_later_mount_walks_a_path_an_earlier_one_listed_without_asking_s3() {
+    let s3 = server();
+    let key = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
+    let data = pseudo_random(300_000, 3);
+    s3.put_object("stpubdata", key, data.clone());
+    s3.put_object(
+        "stpubdata",
+        "hst/public/jbev/jbeveo010/jbeveo010_flt.fits",
+        vec![1],
+    );
+    let meta_dir = tempfile::tempdir().expect("temp dir");
+    let meta_arg = meta_dir.path().to_str().expect("utf-8 temp path");
+    let folder = "stpubdata/hst/public/jbev/jbeveo010";
+    {
+        let first = Mount::start(&s3.endpoint_url(), &["--metadata-dir", meta_arg]);
+        fs::metadata(first.path(&format!("stpubdata/{key}"))).unwrap();
+        assert_eq!(
+            names_in(&first.path(folder)).len(),
+            2,
+            "first mount lists the folder"
+        );
+    }
+    s3.reset_stats();
+    let second = Mount::start(&s3.endpoint_url(), &["--metadata-dir", meta_arg]);
+    let size = fs::metadata(second.path(&format!("stpubdata/{key}")))
+        .unwrap()
+        .len();
+    assert_eq!(size, data.len() as u64, "size from the persisted listing");
+    let names = names_in(&second.path(folder));
+    let st = s3.stats();
+    assert_eq!(
+        (st.requests.head, st.requests.list),
+        (0, 0),
+        "(HEAD, LIST) of a walk and a listing an earlier mount saw; log: {:?}",
+        st.log
+    );
+    assert_eq!(
+        names,
+        ["jbeveo010_drz.fits", "jbeveo010_flt.fits"],
+        "names from disk"
+    );
+    let got = fs::read(second.path(&format!("stpubdata/{key}"))).unwrap();
+    assert!(
+        got == data,
+        "bytes read through a persisted entry differ from the object"
+    );
+
+    // A mount of another endpoint does not see them.
+    drop(second);
+    let other = server();
+    other.put_object("stpubdata", "elsewhere.fits", vec![2]);
+    let third = Mount::start(&other.endpoint_url(), &["--metadata-dir", meta_arg]);
+    assert_eq!(
+        errno_of(fs::metadata(third.path(&format!("stpubdata/{key}")))),
+        Some(libc::ENOENT),
+        "another endpoint's mount must not find the first endpoint's file"
+    );
+}
+
+#[test]
+fn persisted_listings_expire_with_the_metadata_ttl() {
+    let s3 = server();
+    s3.put_object("stpubdata", "a/one.fits", vec![1]);
+    let meta_dir = tempfile::tempdir().expect("temp dir");
+    let meta_arg = meta_dir.path().to_str().expect("utf-8 temp path");
+    let args = ["--metadata-dir", meta_arg, "--metadata-ttl", "1s"];
+    {
+        let first = Mount::start(&s3.endpoint_url(), &args);
+        assert_eq!(names_in(&first.path("stpubdata/a")), ["one.fits"]);
+    }
+    s3.put_object("stpubdata", "a/two.fits", vec![2]);
+    std::thread::sleep(Duration::from_millis(1100));
+    let second = Mount::start(&s3.endpoint_url(), &args);
+    assert_eq!(
+        names_in(&second.path("stpubdata/a")),
+        ["one.fits", "two.fits"],
+        "a listing older than the TTL is fetched again"
+    );
+}
+
+#[test]
 fn closing_a_file_stops_its_read_ahead() {
     // A slow link (4 MB/s), so that read-ahead is still under way when the file is closed.
     let s3 = S3Standin::start(ServerOptions {

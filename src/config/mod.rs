@@ -68,6 +68,8 @@ pub struct CacheConfig {
     pub max_readahead: u64,
     /// The persistent block cache, when enabled.
     pub disk: Option<DiskCacheConfig>,
+    /// Where listings and attributes are kept for later mounts, when enabled.
+    pub metadata_dir: Option<PathBuf>,
 }
 
 /// The on-disk block cache: where, and how large it may grow.
@@ -119,6 +121,10 @@ pub struct Overrides {
     /// Turn the disk cache on at this folder.
     pub cache_dir: Option<PathBuf>,
     pub disk_cache_size: Option<String>,
+    /// Keep listings and attributes on disk for later mounts (default folder).
+    pub persist_metadata: bool,
+    /// Keep listings and attributes on disk in this folder.
+    pub metadata_dir: Option<PathBuf>,
     pub mast_url: Option<String>,
     /// Views from the command line, each "NAME CRITERION... [--products FILTER...]".
     pub views: Vec<String>,
@@ -193,6 +199,9 @@ struct FileCache {
     disk: Option<bool>,
     dir: Option<PathBuf>,
     disk_size: Option<String>,
+    /// Keep listings and attributes on disk for later mounts (default: with the disk cache).
+    persist_metadata: Option<bool>,
+    metadata_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -372,7 +381,7 @@ fn build(
         }]
     };
 
-    let cache = CacheConfig {
+    let mut cache = CacheConfig {
         size: size_or(
             "cache.size",
             &pick(&o.cache_size, &["MASTFS_CACHE_SIZE"], &file.cache.size),
@@ -399,7 +408,9 @@ fn build(
         negative_ttl: duration_or("cache.negative_ttl", &file.cache.negative_ttl, "1m")?,
         max_readahead: size_or("cache.max_readahead", &file.cache.max_readahead, "64MiB")?,
         disk: disk_cache_config(&file.cache, o, env)?,
+        metadata_dir: None,
     };
+    cache.metadata_dir = metadata_dir_config(&file.cache, o, env, cache.disk.as_ref())?;
     if cache.block_size < 4096 || cache.block_size > 64 << 20 {
         return Err(ConfigError::Invalid(format!(
             "cache.block_size must be between 4KiB and 64MiB, got {} bytes",
@@ -509,6 +520,30 @@ fn disk_cache_config(
         "10GiB",
     )?;
     Ok(Some(DiskCacheConfig { dir, size }))
+}
+
+/// Listings and attributes are kept on disk when asked for (`--metadata-dir`,
+/// `--persist-metadata`, the file's `persist_metadata`/`metadata_dir`) and whenever the disk
+/// cache is on (in its folder's `metadata/`): a later mount then walks known paths without
+/// asking S3, within the metadata TTL.
+fn metadata_dir_config(
+    file: &FileCache,
+    o: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+    disk: Option<&DiskCacheConfig>,
+) -> Result<Option<PathBuf>, ConfigError> {
+    let asked = o.persist_metadata || file.persist_metadata.unwrap_or(false);
+    let refused = file.persist_metadata == Some(false) && !o.persist_metadata;
+    let dir = match (o.metadata_dir.clone().or(file.metadata_dir.clone()), disk) {
+        (Some(dir), _) => dir,
+        (None, _) if refused => return Ok(None),
+        (None, Some(d)) => d.dir.join("metadata"),
+        (None, None) if asked => default_cache_root(env).join("metadata"),
+        (None, None) => return Ok(None),
+    };
+    std::path::absolute(&dir)
+        .map(Some)
+        .map_err(|e| ConfigError::Invalid(format!("metadata dir {}: {e}", dir.display())))
 }
 
 /// Octal permission bits (`444`, `0440`, `0o555`); write bits are refused, since the mount

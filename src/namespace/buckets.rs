@@ -3,15 +3,17 @@
 //! Owns the listing cache (complete listings per (bucket, prefix), trusted for the metadata
 //! TTL), the negative cache of names found missing, and the prefix restriction of buckets
 //! mounted with `NAME/PREFIX`: directories above an allowed prefix are made up from the
-//! prefixes themselves, without asking S3.
+//! prefixes themselves, without asking S3. With [`PersistedMetadata`] attached, listings and
+//! names found are also kept on disk and answer a later mount's lookups within the TTL.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
 use super::names::{has_extension, is_valid_name};
+use super::persisted::PersistedMetadata;
 use super::Child;
 use crate::config::BucketConfig;
 use crate::store::{ListPage, ObjectStore, StoreError};
@@ -49,6 +51,7 @@ pub struct BucketTrees {
     head_starts: Mutex<HashMap<(String, String), (ListPage, Instant)>>,
     ttl: Duration,
     negative_ttl: Duration,
+    persisted: Option<Arc<PersistedMetadata>>,
 }
 
 impl BucketTrees {
@@ -89,7 +92,15 @@ impl BucketTrees {
             head_starts: Mutex::new(HashMap::new()),
             ttl,
             negative_ttl,
+            persisted: None,
         }
+    }
+
+    /// Keeps listings and names found on disk too, and answers from there what an earlier
+    /// mount found (within the TTL).
+    pub fn with_persisted(mut self, persisted: Arc<PersistedMetadata>) -> BucketTrees {
+        self.persisted = Some(persisted);
+        self
     }
 
     /// The mounted buckets, in the order they were configured.
@@ -106,6 +117,9 @@ impl BucketTrees {
         self.listings.lock().clear();
         self.missing.lock().clear();
         self.head_starts.lock().clear();
+        if let Some(p) = &self.persisted {
+            p.clear();
+        }
     }
 
     fn scope(&self, bucket: &str, dir: &str) -> Scope {
@@ -204,15 +218,25 @@ impl BucketTrees {
         if self.cached(bucket, &as_dir).is_some() {
             return Ok(Some(Child::Dir));
         }
+        if let Some((child, _)) = self.persisted.as_ref().and_then(|p| p.name(bucket, &key)) {
+            return Ok(Some(child));
+        }
         let found = if has_extension(name) {
             self.probe_by_prefix(bucket, &key).await?
         } else {
             self.probe_folder_and_key(bucket, &key).await?
         };
-        if found.is_none() {
-            self.missing
-                .lock()
-                .insert((bucket.to_string(), key), Instant::now());
+        match &found {
+            None => {
+                self.missing
+                    .lock()
+                    .insert((bucket.to_string(), key), Instant::now());
+            }
+            Some(child) => {
+                if let Some(p) = &self.persisted {
+                    p.save_name(bucket, &key, child, SystemTime::now());
+                }
+            }
         }
         Ok(found)
     }
@@ -284,10 +308,26 @@ impl BucketTrees {
         self.store.head(bucket, key).await
     }
 
+    /// The listing of `dir` while fresh: from memory, else from disk (then kept in memory,
+    /// as old as it was on disk).
     fn cached(&self, bucket: &str, dir: &str) -> Option<Arc<Listing>> {
-        let listings = self.listings.lock();
-        let l = listings.get(&(bucket.to_string(), dir.to_string()))?;
-        (l.fetched.elapsed() < self.ttl).then(|| l.clone())
+        {
+            let listings = self.listings.lock();
+            if let Some(l) = listings.get(&(bucket.to_string(), dir.to_string())) {
+                if l.fetched.elapsed() < self.ttl {
+                    return Some(l.clone());
+                }
+            }
+        }
+        let (children, age) = self.persisted.as_ref()?.listing(bucket, dir)?;
+        let listing = Arc::new(Listing {
+            children,
+            fetched: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
+        });
+        self.listings
+            .lock()
+            .insert((bucket.to_string(), dir.to_string()), listing.clone());
+        Some(listing)
     }
 
     fn remember(&self, bucket: &str, dir: &str, pages: &[ListPage]) -> Arc<Listing> {
@@ -318,6 +358,9 @@ impl BucketTrees {
                 // A directory and a file of the same name: the directory wins.
                 children.insert(name.to_string(), Child::Dir);
             }
+        }
+        if let Some(p) = &self.persisted {
+            p.save_listing(bucket, dir, &children, SystemTime::now());
         }
         let listing = Arc::new(Listing {
             children,

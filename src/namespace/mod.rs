@@ -4,6 +4,7 @@
 
 pub mod buckets;
 pub mod names;
+pub mod persisted;
 pub mod views;
 
 use crate::store::ObjectMeta;
