@@ -147,7 +147,9 @@ pub struct MountArgs {
     pub disk_cache_size: Option<String>,
     /// Keep listings and attributes on disk, so that a later mount walks known paths
     /// without asking S3 (within --metadata-ttl), in $XDG_CACHE_HOME/mastfs/metadata
-    /// (or ~/.cache/..., /var/cache/mastfs/metadata); on with the disk cache, in its folder.
+    /// (or ~/.cache/..., /var/cache/mastfs/metadata; the disk cache's folder when on).
+    /// For archives that do not change (stpubdata): a replaced object is seen only after
+    /// the TTL.
     #[arg(long, help_heading = "Cache")]
     pub persist_metadata: bool,
     /// Keep listings and attributes on disk in DIR (owner-only; implies --persist-metadata).

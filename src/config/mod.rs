@@ -199,7 +199,7 @@ struct FileCache {
     disk: Option<bool>,
     dir: Option<PathBuf>,
     disk_size: Option<String>,
-    /// Keep listings and attributes on disk for later mounts (default: with the disk cache).
+    /// Keep listings and attributes on disk for later mounts (default: false).
     persist_metadata: Option<bool>,
     metadata_dir: Option<PathBuf>,
 }
@@ -522,10 +522,12 @@ fn disk_cache_config(
     Ok(Some(DiskCacheConfig { dir, size }))
 }
 
-/// Listings and attributes are kept on disk when asked for (`--metadata-dir`,
-/// `--persist-metadata`, the file's `persist_metadata`/`metadata_dir`) and whenever the disk
-/// cache is on (in its folder's `metadata/`): a later mount then walks known paths without
-/// asking S3, within the metadata TTL.
+/// Listings and attributes are kept on disk only when asked for (`--metadata-dir`,
+/// `--persist-metadata`, the file's `persist_metadata`/`metadata_dir`): a later mount then
+/// walks known paths without asking S3, within the metadata TTL. Not with the disk cache
+/// alone: a remount is how users of a changing bucket see its changes, and persisted
+/// metadata would hide them until the TTL ran out. The default folder is the disk cache's
+/// `metadata/` when that is on, else the cache root's.
 fn metadata_dir_config(
     file: &FileCache,
     o: &Overrides,
@@ -533,13 +535,11 @@ fn metadata_dir_config(
     disk: Option<&DiskCacheConfig>,
 ) -> Result<Option<PathBuf>, ConfigError> {
     let asked = o.persist_metadata || file.persist_metadata.unwrap_or(false);
-    let refused = file.persist_metadata == Some(false) && !o.persist_metadata;
     let dir = match (o.metadata_dir.clone().or(file.metadata_dir.clone()), disk) {
         (Some(dir), _) => dir,
-        (None, _) if refused => return Ok(None),
+        (None, _) if !asked => return Ok(None),
         (None, Some(d)) => d.dir.join("metadata"),
-        (None, None) if asked => default_cache_root(env).join("metadata"),
-        (None, None) => return Ok(None),
+        (None, None) => default_cache_root(env).join("metadata"),
     };
     std::path::absolute(&dir)
         .map(Some)

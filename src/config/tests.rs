@@ -452,3 +452,54 @@ fn disk_cache_folder_and_size_follow_flags_env_file() {
     .to_string();
     assert!(err.contains("cache.disk_size"), "got: {err}");
 }
+
+#[test]
+fn metadata_is_persisted_only_when_asked() {
+    let home = [("HOME", "/home/u")];
+    let off = load_with(&Overrides::default(), &env_of(&home)).unwrap();
+    assert_eq!(off.cache.metadata_dir, None, "off by default");
+    let with_disk = load_with(
+        &Overrides {
+            cache_dir: Some("/c/blocks".into()),
+            ..Default::default()
+        },
+        &env_of(&home),
+    )
+    .unwrap();
+    assert_eq!(
+        with_disk.cache.metadata_dir, None,
+        "the disk cache alone does not persist metadata"
+    );
+    let asked = load_with(
+        &Overrides {
+            persist_metadata: true,
+            ..Default::default()
+        },
+        &env_of(&home),
+    )
+    .unwrap();
+    assert_eq!(
+        asked.cache.metadata_dir,
+        Some(PathBuf::from("/home/u/.cache/mastfs/metadata"))
+    );
+    let asked_with_disk = load_with(
+        &Overrides {
+            persist_metadata: true,
+            cache_dir: Some("/c/blocks".into()),
+            ..Default::default()
+        },
+        &env_of(&home),
+    )
+    .unwrap();
+    assert_eq!(
+        asked_with_disk.cache.metadata_dir,
+        Some(PathBuf::from("/c/blocks/metadata"))
+    );
+    let file = load_text(
+        "[cache]\nmetadata_dir = \"/m\"\n",
+        Overrides::default(),
+        &home,
+    )
+    .unwrap();
+    assert_eq!(file.cache.metadata_dir, Some(PathBuf::from("/m")));
+}
