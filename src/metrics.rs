@@ -174,6 +174,12 @@ pub fn prometheus_text(s: &Value) -> String {
             &cache["prefetch_cancelled"],
         ),
         one(
+            "mastfs_cache_streamed_dropped_total",
+            "counter",
+            "Blocks dropped from memory because a sequential reader had read past them.",
+            &cache["streamed_dropped"],
+        ),
+        one(
             "mastfs_cache_format_hint_fetches_total",
             "counter",
             "Header and index ranges of FITS and ASDF files fetched on open.",

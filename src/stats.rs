@@ -85,6 +85,7 @@ pub fn snapshot(fs: &Fs) -> Value {
             "format_hint_fetches": load(&c.hint_fetches),
             "format_hint_hits": load(&c.hint_hits),
             "prefetch_cancelled": load(&c.prefetch_cancelled),
+            "streamed_dropped": load(&c.streamed_dropped),
             "resident_bytes": fs.cache().resident_bytes(),
             "capacity_bytes": fs.cache().capacity(),
             "block_size": fs.cache().block_size(),

@@ -129,6 +129,8 @@ pub struct CacheCounters {
     pub hint_hits: AtomicU64,
     /// Read-ahead fetches stopped because every handle that asked for them was closed.
     pub prefetch_cancelled: AtomicU64,
+    /// Blocks dropped because a streaming reader had read past them.
+    pub streamed_dropped: AtomicU64,
 }
 
 /// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
@@ -358,6 +360,24 @@ impl BlockCache {
             }
         }
         stopped
+    }
+
+    /// Drops `blocks` of `obj` that a streaming reader has read past: its bytes are in the
+    /// kernel's page cache now, and holding them here too would grow the daemon by the
+    /// size of every file streamed.
+    pub fn drop_streamed(&self, obj: &ObjectRef, blocks: Range<u64>) {
+        if blocks.is_empty() {
+            return;
+        }
+        let mut inner = self.inner.lock();
+        for index in blocks {
+            if let Some(data) = inner.blocks.pop(&block_key(obj, index)) {
+                inner.bytes -= data.len() as u64;
+                self.counters
+                    .streamed_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 
     /// Drops every cached block and fragment (fetches in flight still complete and are kept).

@@ -19,6 +19,11 @@
 //! (with a 64 MiB cache and a 64 MiB window, a sequential read fetched 1.8× the file).
 //! The streams of one cache share a quarter of it: each gets that divided by the number
 //! of streams running at the time.
+//!
+//! Blocks a stream has read past are handed back ([`ReadAhead::read_past`]): the kernel's
+//! page cache holds what the reader got, and keeping a whole streamed file in the block
+//! cache too made the daemon's memory grow by the file's size (232 MiB RSS for one
+//! sequential read of a 220 MB file).
 
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -44,6 +49,8 @@ pub struct ReadAhead {
     shared: Option<(u64, Arc<ActiveStreams>)>,
     /// This handle counts in `shared`'s streams right now.
     streaming: bool,
+    /// Blocks below this were already handed back by [`ReadAhead::read_past`].
+    released_until: u64,
 }
 
 /// The number of handles streaming through one cache right now.
@@ -115,6 +122,7 @@ impl ReadAhead {
             unit_end: u64::MAX,
             shared: None,
             streaming: false,
+            released_until: 0,
         }
     }
 
@@ -220,6 +228,26 @@ impl ReadAhead {
 }
 
 impl ReadAhead {
+    /// The blocks a streaming reader has read past and will not come back to, not handed
+    /// back before: wholly inside its run and more than the reordering slack behind its
+    /// reads. Empty while it is not streaming (a cutout or a header walk keeps its blocks).
+    pub fn read_past(&mut self) -> Range<u64> {
+        if !self.streaming {
+            return 0..0;
+        }
+        let slack = 2 * self.block_size;
+        let from = self
+            .run_start
+            .div_ceil(self.block_size)
+            .max(self.released_until);
+        let to = self.next_offset.saturating_sub(slack) / self.block_size;
+        if from >= to {
+            return 0..0;
+        }
+        self.released_until = to;
+        from..to
+    }
+
     /// The bytes this reader is heading for: from where its reads got to, as far as its
     /// largest window. Empty before its first read.
     pub fn heading_for(&self) -> Range<u64> {
@@ -369,6 +397,30 @@ mod tests {
             Some((MB, (MB + chunk) / block..(MB + chunk + 16 * MB) / block)),
             "(offset of the first read with read-ahead, blocks asked for)"
         );
+    }
+
+    #[test]
+    fn a_stream_hands_back_the_blocks_it_read_past_once() {
+        let mut ra = ReadAhead::new(MB, 64 * MB);
+        let chunk = 128 << 10;
+        let mut handed = Vec::new();
+        for i in 0..80 {
+            ra.on_read(i * chunk, chunk, 200 * MB);
+            let past = ra.read_past();
+            handed.extend(past);
+        }
+        // Reads end at 10 MiB; two blocks of slack: blocks 0..8 are behind for good.
+        assert_eq!(handed, (0..8).collect::<Vec<u64>>(), "blocks handed back");
+    }
+
+    #[test]
+    fn a_cutout_hands_back_nothing() {
+        let mut ra = ReadAhead::new(MB, 64 * MB);
+        let chunk = 128 << 10;
+        for i in 0..14 {
+            ra.on_read(33_920_000 + i * chunk, chunk, 220 * MB);
+            assert!(ra.read_past().is_empty(), "a cutout's blocks are kept");
+        }
     }
 
     #[test]

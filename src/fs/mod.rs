@@ -656,16 +656,21 @@ impl Fs {
             } => (object, readahead, claims),
         };
         let unit_end = self.cache.unit_end(object, offset);
-        let ahead = readahead
-            .lock()
-            .on_read_in_unit(offset, size as u64, object.size, unit_end);
+        let (ahead, behind) = {
+            let mut ra = readahead.lock();
+            let ahead = ra.on_read_in_unit(offset, size as u64, object.size, unit_end);
+            (ahead, ra.read_past())
+        };
         if !ahead.is_empty() {
             self.cache.prefetch(object, ahead, &mut claims.lock());
         }
-        self.cache
+        let data = self
+            .cache
             .read(object, offset, size as u64)
             .await
-            .map_err(|e| FsError::from_store(&e))
+            .map_err(|e| FsError::from_store(&e))?;
+        self.cache.drop_streamed(object, behind);
+        Ok(data)
     }
 
     /// Closes a handle: its read-ahead that no other handle asked for and no reader waits
