@@ -237,6 +237,11 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
             fuser::MountOption::NoSuid,
             fuser::MountOption::DefaultPermissions,
         ];
+        // Several session threads, each on its own clone of the /dev/fuse descriptor, read
+        // and dispatch requests in parallel: one thread caps how fast the kernel's requests
+        // are taken off the queue when many reads are in flight.
+        fuse_config.n_threads = Some(fuse_session_threads());
+        fuse_config.clone_fd = true;
         fuse_config.acl = if req.allow_other {
             fuser::SessionACL::All
         } else {
@@ -415,4 +420,18 @@ fn detach_stdio() {
             unsafe { libc::dup2(null.as_raw_fd(), fd) };
         }
     }
+}
+
+/// FUSE session threads: one per CPU, 2 to 8 (`MASTFS_FUSE_THREADS` overrides, 1 to 64).
+fn fuse_session_threads() -> usize {
+    if let Some(n) = std::env::var("MASTFS_FUSE_THREADS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return n.clamp(1, 64);
+    }
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
+        .clamp(2, 8)
 }
