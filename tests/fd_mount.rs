@@ -79,7 +79,7 @@ struct FdServed {
     mountpoint: std::path::PathBuf,
     log: std::path::PathBuf,
     child: Child,
-    guard: HelperMount,
+    _unmount_on_drop: HelperMount,
 }
 
 struct HelperMount(std::path::PathBuf);
@@ -108,7 +108,7 @@ impl FdServed {
             mountpoint,
             log,
             child,
-            guard,
+            _unmount_on_drop: guard,
         }
     }
 }

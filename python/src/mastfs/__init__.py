@@ -7,7 +7,7 @@ daemon, and one shared mount per host under Dask (:mod:`mastfs.dask`).
 """
 
 from ._binary import MastfsError
-from .mount import Mount, MountConflict, mount, mount_state, unmount
+from .mounts import Mount, MountConflict, mount, mount_state, unmount
 from .query import cloud_uris, parse_query_json, query
 
 __all__ = [

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from distributed import Client, WorkerPlugin, get_worker
 
-from . import mount as _mount
+from . import mounts as _mount
 
 logger = logging.getLogger("mastfs.dask")
 
@@ -125,9 +125,9 @@ def _paths_on_a_worker(client: Client, parts: tuple[str, ...], mountpoint) -> li
     return answer[workers[0]]
 
 
-def _list_files(parts: tuple[str, ...], mountpoint: str | None) -> list[str]:
+def _list_files(parts: tuple[str, ...], mountpoint: str | None, dask_worker=None) -> list[str]:
     if mountpoint is None:
-        plugin = get_worker().plugins.get(PLUGIN_NAME)
+        plugin = (dask_worker or get_worker()).plugins.get(PLUGIN_NAME)
         if plugin is None:
             raise RuntimeError(
                 "no mastfs plugin on the workers: client.register_plugin("
