@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import urllib.request
 import os
 import signal
 import time
@@ -32,9 +33,17 @@ def _read_stats(mountpoint: Path) -> dict:
     return json.loads((mountpoint / ".mastfs" / "stats.json").read_text())
 
 
+def _standin(s3_url: str, what: str) -> dict:
+    """The S3 stand-in's own counters (`stats`), or zeroes them (`reset`)."""
+    request = urllib.request.Request(f"{s3_url}/_standin/{what}", method="POST" if what == "reset" else "GET")
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
 def test_four_workers_share_one_daemon_and_fetch_each_block_once(cluster, mountpoint, mount_settings,
                                                                  local_sums, dataset):
     client = cluster
+    _standin(mount_settings["endpoint_url"], "reset")
     client.register_plugin(mastfs.dask.MastfsPlugin(mountpoint, **mount_settings))
     daemons = mastfs_daemons(mountpoint)
     assert len(daemons) == 1, f"expected one mastfs daemon for 4 workers, found pids {daemons}"
@@ -60,6 +69,8 @@ def test_four_workers_share_one_daemon_and_fetch_each_block_once(cluster, mountp
     assert fetched_after_view <= sum(sizes), (
         f"S3 bytes fetched {fetched_after_view} > the files' total {sum(sizes)}: some block was fetched twice")
     assert stats["cache"]["misses"] <= blocks, f"{stats['cache']['misses']} block fetches for {blocks} blocks"
+    served = _standin(mount_settings["endpoint_url"], "stats")["get_body_bytes"]
+    assert served <= sum(sizes), f"the S3 stand-in sent {served} body bytes for {sum(sizes)} bytes of files"
 
     # The same objects through the bucket tree: the same cached blocks, nothing more from S3.
     started = time.monotonic()
@@ -71,10 +82,12 @@ def test_four_workers_share_one_daemon_and_fetch_each_block_once(cluster, mountp
     stats = _read_stats(mountpoint)
     assert stats["bytes_fetched"] == fetched_after_view, (
         f"reading the same objects by prefix fetched {stats['bytes_fetched'] - fetched_after_view} more bytes")
+    assert _standin(mount_settings["endpoint_url"], "stats")["get_body_bytes"] == served
     assert mastfs_daemons(mountpoint) == daemons
 
-    measured = {"files": FILES, "bytes": sum(sizes), "blocks": blocks, "bytes_fetched": fetched_after_view,
+    measured = {"files": FILES, "bytes": sum(sizes), "blocks": blocks, "bytes_fetched": fetched_after_view, "standin_body_bytes": served,
                 "get_requests": stats["requests"]["get"], "block_fetches": stats["cache"]["misses"],
+                "header_hint_fetches": stats["cache"]["format_hint_fetches"],
                 "view_seconds": round(view_seconds, 2), "prefix_seconds_cached": round(prefix_seconds, 2),
                 "daemon_rss_mib": (stats["memory"]["rss_bytes"] or 0) >> 20}
     print("measured:", json.dumps(measured))
