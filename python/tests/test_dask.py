@@ -18,7 +18,7 @@ from distributed import Client, LocalCluster
 
 import mastfs
 import mastfs.dask
-from conftest import FILES, SCI_SHAPE, VIEW, mastfs_daemons, sci_sum
+from conftest import FILES, VIEW, mastfs_daemons, sci_sum
 
 
 @pytest.fixture

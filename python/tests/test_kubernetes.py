@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import subprocess
 import tomllib
-from pathlib import Path
 
 import kubernetes_validate
 import pytest

@@ -7,12 +7,13 @@ import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from astropy.table import Table
 
 import mastfs
-from conftest import FILES, VIEW, gen_key, local_sums, mastfs_daemons, sci_sum  # noqa: F401
+from conftest import FILES, VIEW, gen_key, mastfs_daemons, sci_sum
 
 
 def test_query_returns_the_filtered_products_as_a_table(env, standins):
@@ -47,7 +48,7 @@ def test_mount_is_idempotent_and_refuses_other_settings(mountpoint, mount_settin
     again = mastfs.mount(mountpoint, **mount_settings)
     assert again.path == first.path
     assert len(mastfs_daemons(mountpoint)) == 1, mastfs_daemons(mountpoint)
-    name = f"gen000007_drz.fits"
+    name = "gen000007_drz.fits"
     assert sci_sum(str(first.view(VIEW) / name)) == local_sums[name]
 
     with pytest.raises(mastfs.MountConflict) as refused:
@@ -103,7 +104,6 @@ def test_pip_install_builds_the_package(tmp_path):
 
 
 def _wait_gone(pid: int) -> None:
-    import time
     deadline = time.monotonic() + 10
     while os.path.exists(f"/proc/{pid}") and time.monotonic() < deadline:
         time.sleep(0.05)

@@ -67,7 +67,8 @@ def mount(
 ) -> Mount:
     """Mounts mastfs at ``mountpoint`` (created if missing) and returns once it is live.
 
-    ``config`` is a TOML file or the same content as a dict; ``views`` adds views to it,
+    ``config`` is a TOML file or the same content as a dict (None: the default config file,
+    as on the command line); ``views`` adds views to it (to an empty config without one),
     as ``{name: {"criteria": {...}, "products": {...}}}`` or a list of ``[[views]]`` tables.
     The keywords are the command line's options (``options`` any other long option,
     ``{"metadata_ttl": "10m"}``); ``disk_cache`` is True or the cache folder.
