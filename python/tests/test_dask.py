@@ -10,6 +10,7 @@ import math
 import urllib.request
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -134,4 +135,27 @@ def test_a_daemon_killed_mid_task_gives_a_clear_error_and_a_fresh_mount_on_retry
     daemons = mastfs_daemons(mountpoint)
     assert len(daemons) == 1 and daemons != [pid], f"daemons after the retry: {daemons} (killed {pid})"
     assert mastfs.mount_state(mountpoint) == "live"
+    mastfs.unmount(mountpoint)
+
+
+def test_external_mode_uses_a_node_mount_and_says_when_there_is_none(cluster, mountpoint, mount_settings,
+                                                                     local_sums):
+    """As with the Kubernetes DaemonSet: the plugin does not mount, it waits for the node's
+    mount; without one, registering fails with a message naming the mount and the cause."""
+    client = cluster
+    mountpoint.mkdir()
+    with pytest.raises(Exception) as missing:
+        client.register_plugin(mastfs.dask.MastfsPlugin(mountpoint, external=True, external_wait=1))
+    assert "no live mastfs mount at" in str(missing.value) and "DaemonSet" in str(missing.value), str(missing.value)
+
+    config = mountpoint.parent / "node.toml"
+    config.write_text('[[views]]\nname = "gen-drz"\ncriteria = { obs_collection = "HST", proposal_id = ["99999"] }\n'
+                      'products = { productSubGroupDescription = "DRZ" }\n')
+    subprocess.run([os.environ["MASTFS_BIN"], "mount", str(mountpoint), "--config", str(config), "--endpoint-url",
+                    mount_settings["endpoint_url"], "--force-path-style", "--mast-url", mount_settings["mast_url"]],
+                   check=True)
+    client.register_plugin(mastfs.dask.MastfsPlugin(mountpoint, external=True))
+    paths = mastfs.dask.view_paths(client, VIEW)[:8]
+    assert client.gather(client.map(sci_sum, paths)) == [local_sums[Path(p).name] for p in paths]
+    assert len(mastfs_daemons(mountpoint)) == 1
     mastfs.unmount(mountpoint)
