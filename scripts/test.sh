@@ -28,11 +28,13 @@ if [[ -x scripts/client-tests.sh ]]; then
     step "client tests (astropy, asdf, roman_datamodels, fitsverify, ds9 on a mount)"
     scripts/client-tests.sh 2>&1 | tee target/client-tests.log
 fi
+step "python package (mastfs.query, mount, Dask on one host, Kubernetes manifests)"
+scripts/python-tests.sh 2>&1 | tee target/python-tests.log
 step "fuzz (each target 20 s; findings saved to fuzz/regressions/)"
 scripts/fuzz.sh
 step "done"
 # One closing line for whoever reads the log: the tests of both runners, added up.
-passed=$(cat target/rust-tests.log target/client-tests.log 2>/dev/null \
+passed=$(cat target/rust-tests.log target/client-tests.log target/python-tests.log 2>/dev/null \
     | sed -nE 's/^test result: ok\. ([0-9]+) passed.*/\1/p; s/^([0-9]+) passed(,| in ).*/\1/p' \
     | awk '{ n += $1 } END { print n + 0 }')
 echo "summary: $passed passed, 0 failed"

@@ -2,9 +2,14 @@
 //! daemonizes, builds the layers, mounts, reports readiness (to the parent process and to
 //! systemd), reloads on SIGHUP, and unmounts cleanly on SIGINT/SIGTERM or when the kernel
 //! ends the session.
+//!
+//! `mastfs mount /dev/fd/N` serves a mount someone else made: a privileged helper (a CSI
+//! node plugin, a container runtime hook) opened /dev/fuse, mounted it with `fd=N` and
+//! handed the descriptor over, as for mountpoint-s3 and gcsfuse. mastfs then neither
+//! mounts nor unmounts; the helper owns the mount point.
 
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -101,6 +106,37 @@ fn detach(path: &Path) -> anyhow::Result<()> {
         .with_context(|| format!("cannot unmount {}", path.display()))
 }
 
+/// The descriptor N of a mount point given as `/dev/fd/N`.
+fn fuse_fd_number(mountpoint: &Path) -> Option<RawFd> {
+    mountpoint
+        .to_str()?
+        .strip_prefix("/dev/fd/")?
+        .parse()
+        .ok()
+        .filter(|n: &RawFd| *n >= 0)
+}
+
+/// Takes over descriptor `n`, which must be an open /dev/fuse (character device 10:229).
+fn take_fuse_fd(n: RawFd) -> anyhow::Result<OwnedFd> {
+    let hint = "the process that starts mastfs must open /dev/fuse, mount it with `fd=N` and keep N open across exec";
+    let mut stat = std::mem::MaybeUninit::<libc::stat>::uninit();
+    // SAFETY: fstat only writes into `stat`; a descriptor that is not open yields EBADF.
+    if unsafe { libc::fstat(n, stat.as_mut_ptr()) } != 0 {
+        let e = std::io::Error::last_os_error();
+        bail!("/dev/fd/{n} is not an open file descriptor ({e}): {hint}");
+    }
+    // SAFETY: fstat succeeded, so it filled `stat`.
+    let stat = unsafe { stat.assume_init() };
+    let is_char = stat.st_mode & libc::S_IFMT == libc::S_IFCHR;
+    let (major, minor) = (libc::major(stat.st_rdev), libc::minor(stat.st_rdev));
+    if !is_char || (major, minor) != (10, 229) {
+        bail!("/dev/fd/{n} is not /dev/fuse: {hint}");
+    }
+    // SAFETY: `n` is open (fstat succeeded) and, by the `/dev/fd/N` contract, handed to us:
+    // nothing else in this process uses it.
+    Ok(unsafe { OwnedFd::from_raw_fd(n) })
+}
+
 /// `mastfs unmount`: unmounts, and clears a stale mount left by a crash.
 pub fn unmount(path: &Path, lazy: bool) -> anyhow::Result<()> {
     let path = absolute(path)?;
@@ -131,8 +167,16 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
 /// Mounts and serves until unmounted. Without `foreground`, forks: the parent returns only
 /// once the mount is live (exit 0, one line saying what is mounted where) or has failed.
 pub fn run(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Result<()> {
+    if let Some(n) = fuse_fd_number(&req.mountpoint) {
+        // Checked before forking, so a wrong descriptor fails the command itself.
+        take_fuse_fd(n).map(std::mem::forget)?;
+    }
     let mountpoint = absolute(&req.mountpoint)?;
-    match check_mount_point(&mountpoint)? {
+    let state = match fuse_fd_number(&mountpoint) {
+        Some(_) => MountPointState::Ready,
+        None => check_mount_point(&mountpoint)?,
+    };
+    match state {
         MountPointState::Ready => {}
         MountPointState::Stale => {
             eprintln!(
@@ -214,15 +258,31 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
             let _context = runtime.enter();
             Signals::listen().context("cannot listen for signals")?
         };
-        let layers = runtime.block_on(setup::build(&req.config))?;
-        let fs = layers.fs;
-        let control = runtime.block_on(async { control::serve(mountpoint, fs.clone()) });
-        let control_socket_id = file_id(&control::socket_path(mountpoint));
-        if let Err(e) = &control {
-            tracing::warn!(
-                "no control socket ({e:#}); `mastfs views refresh` will not reach this mount"
+        if let Some(limit) = req.config.cache.size_from_memory_limit {
+            tracing::info!(
+                "block cache budget {} MiB, from the cgroup memory limit of {} MiB (give --cache-size to choose)",
+                req.config.cache.size >> 20,
+                limit >> 20
             );
         }
+        let layers = runtime.block_on(setup::build(&req.config))?;
+        let fs = layers.fs;
+        let fuse_fd = fuse_fd_number(mountpoint);
+        let control_socket_id = if fuse_fd.is_some() {
+            // The mount point is the helper's and unknown here: no socket to key by it.
+            tracing::info!(
+                "serving a mount made by another process; its statistics are in MOUNTPOINT/.mastfs/stats.json"
+            );
+            None
+        } else {
+            let control = runtime.block_on(async { control::serve(mountpoint, fs.clone()) });
+            if let Err(e) = &control {
+                tracing::warn!(
+                    "no control socket ({e:#}); `mastfs views refresh` will not reach this mount"
+                );
+            }
+            file_id(&control::socket_path(mountpoint))
+        };
         if let Some(addr) = req.metrics_addr {
             let _context = runtime.enter();
             crate::metrics::serve(addr, fs.clone())?;
@@ -247,8 +307,17 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         } else {
             fuser::SessionACL::Owner
         };
-        let session = fuser::Session::new(adapter, mountpoint, &fuse_config)
-            .with_context(|| format!("cannot mount at {}", mountpoint.display()))?;
+        let session = match fuse_fd {
+            Some(n) => {
+                let fd = take_fuse_fd(n)?;
+                let acl = fuse_config.acl;
+                fuser::Session::from_fd(adapter, fd, acl, fuse_config).with_context(|| {
+                    format!("cannot serve the FUSE mount of /dev/fd/{n} (is it mounted?)")
+                })?
+            }
+            None => fuser::Session::new(adapter, mountpoint, &fuse_config)
+                .with_context(|| format!("cannot mount at {}", mountpoint.display()))?,
+        };
         let background = session.spawn().context("cannot start the FUSE session")?;
         anyhow::Ok((runtime, background, fs, control_socket_id, signals))
     })();
@@ -293,7 +362,11 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
     let reason = runtime.block_on(wait_for_end(&background, &fs, signals));
     tracing::info!("{reason}; unmounting {}", mountpoint.display());
     crate::notify::stopping(&format!("{reason}; unmounting {}", mountpoint.display()));
-    if background.guard.is_finished() {
+    if fuse_fd_number(mountpoint).is_some() && !background.guard.is_finished() {
+        // The helper that mounted owns the mount point and unmounts it; until it does, the
+        // mount answers ENOTCONN. Joining the session would wait for that unmount.
+        std::mem::forget(background);
+    } else if background.guard.is_finished() {
         // The kernel ended the session (an external `umount`). Dropping the session would
         // make fuser unmount the mount point by path, and fuser can still believe it is
         // mounted: that path may already hold a new mount (`umount X; mount X`), which it

@@ -59,6 +59,8 @@ pub struct BucketConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct CacheConfig {
     pub size: u64,
+    /// The cgroup memory limit `size` was derived from, when no size was given.
+    pub size_from_memory_limit: Option<u64>,
     pub block_size: u64,
     /// How long listings, lookups and attributes are trusted.
     pub metadata_ttl: Duration,
@@ -255,13 +257,22 @@ pub fn default_config_path(env: &dyn Fn(&str) -> Option<String>) -> Option<PathB
 /// Loads and validates the configuration from flags, the process environment and the file.
 pub fn load(overrides: &Overrides) -> Result<Config, ConfigError> {
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    load_with(overrides, &env)
+    load_with_memory_limit(overrides, &env, memory_limit::current())
 }
 
 /// [`load`] with the environment given as a function, for tests.
 pub fn load_with(
     overrides: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    load_with_memory_limit(overrides, env, None)
+}
+
+/// [`load_with`] in a cgroup limited to `memory_limit` bytes (None: unlimited).
+pub fn load_with_memory_limit(
+    overrides: &Overrides,
+    env: &dyn Fn(&str) -> Option<String>,
+    memory_limit: Option<u64>,
 ) -> Result<Config, ConfigError> {
     let path = overrides
         .config_file
@@ -277,7 +288,7 @@ pub fn load_with(
         }
         None => FileConfig::default(),
     };
-    build(file, path, overrides, env)
+    build(file, path, overrides, env, memory_limit)
 }
 
 /// Parses and validates config text as the config file, with no flags and no environment
@@ -285,7 +296,7 @@ pub fn load_with(
 pub fn parse_str(text: &str) -> Result<Config, ConfigError> {
     let path = PathBuf::from("<text>");
     let file = parse_file(text, &path)?;
-    build(file, Some(path), &Overrides::default(), &|_| None)
+    build(file, Some(path), &Overrides::default(), &|_| None, None)
 }
 
 /// Parses config text; the message of a syntax error carries line and column.
@@ -315,6 +326,7 @@ fn build(
     source: Option<PathBuf>,
     o: &Overrides,
     env: &dyn Fn(&str) -> Option<String>,
+    memory_limit: Option<u64>,
 ) -> Result<Config, ConfigError> {
     let pick =
         |flag: &Option<String>, env_keys: &[&str], file: &Option<String>| -> Option<String> {
@@ -381,21 +393,25 @@ fn build(
         }]
     };
 
+    let block_size = size_or(
+        "cache.block_size",
+        &pick(
+            &o.block_size,
+            &["MASTFS_BLOCK_SIZE"],
+            &file.cache.block_size,
+        ),
+        "1MiB",
+    )?;
+    let given_size = pick(&o.cache_size, &["MASTFS_CACHE_SIZE"], &file.cache.size);
+    // In a memory-limited cgroup (a Kubernetes container) the budget follows the limit.
+    let size_from_memory_limit = memory_limit.filter(|_| given_size.is_none());
     let mut cache = CacheConfig {
-        size: size_or(
-            "cache.size",
-            &pick(&o.cache_size, &["MASTFS_CACHE_SIZE"], &file.cache.size),
-            "512MiB",
-        )?,
-        block_size: size_or(
-            "cache.block_size",
-            &pick(
-                &o.block_size,
-                &["MASTFS_BLOCK_SIZE"],
-                &file.cache.block_size,
-            ),
-            "1MiB",
-        )?,
+        size: match size_from_memory_limit {
+            Some(limit) => memory_limit::cache_budget(limit, block_size.saturating_mul(4)),
+            None => size_or("cache.size", &given_size, "512MiB")?,
+        },
+        size_from_memory_limit,
+        block_size,
         metadata_ttl: duration_or(
             "cache.metadata_ttl",
             &pick(
@@ -708,6 +724,8 @@ fn duration_or(what: &str, value: &Option<String>, default: &str) -> Result<Dura
     parse_duration(value.as_deref().unwrap_or(default))
         .map_err(|e| ConfigError::Invalid(format!("{what}: {e}")))
 }
+
+pub mod memory_limit;
 
 #[cfg(test)]
 mod tests;

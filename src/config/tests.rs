@@ -503,3 +503,30 @@ fn metadata_is_persisted_only_when_asked() {
     .unwrap();
     assert_eq!(file.cache.metadata_dir, Some(PathBuf::from("/m")));
 }
+
+#[test]
+fn cache_budget_follows_the_cgroup_limit_unless_a_size_is_given() {
+    let limit = Some(2u64 << 30);
+    let c = load_with_memory_limit(&Overrides::default(), &env_of(&[]), limit).unwrap();
+    assert_eq!(
+        (c.cache.size, c.cache.size_from_memory_limit),
+        (memory_limit::cache_budget(2 << 30, 4 << 20), limit)
+    );
+    let flag = Overrides {
+        cache_size: Some("300MiB".into()),
+        ..Default::default()
+    };
+    let c = load_with_memory_limit(&flag, &env_of(&[]), limit).unwrap();
+    assert_eq!(
+        (c.cache.size, c.cache.size_from_memory_limit),
+        (300 << 20, None)
+    );
+    let env = env_of(&[("MASTFS_CACHE_SIZE", "100MiB")]);
+    let c = load_with_memory_limit(&Overrides::default(), &env, limit).unwrap();
+    assert_eq!(c.cache.size, 100 << 20);
+    let c = load_with_memory_limit(&Overrides::default(), &env_of(&[]), None).unwrap();
+    assert_eq!(
+        (c.cache.size, c.cache.size_from_memory_limit),
+        (512 << 20, None)
+    );
+}
