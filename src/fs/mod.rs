@@ -676,33 +676,36 @@ impl Fs {
     /// Closes a handle: its read-ahead that no other handle asked for and no reader waits
     /// for is stopped.
     pub fn release(&self, fh: u64) {
-        let (file, others) = {
-            let mut files = self.files.lock();
-            let file = files.remove(&fh);
-            // Where the other readers of the same object are heading: read-ahead there is
-            // theirs soon (8 readers of 8 parts of one file).
-            let others: Vec<Range<u64>> = match file.as_deref() {
-                Some(OpenFile::Object { object, .. }) => files
-                    .values()
-                    .filter_map(|f| match &**f {
-                        OpenFile::Object {
-                            object: other,
-                            readahead,
-                            ..
-                        } if other == object => Some(readahead.lock().heading_for()),
-                        _ => None,
-                    })
-                    .collect(),
-                _ => Vec::new(),
-            };
-            (file, others)
+        let Some(file) = self.files.lock().remove(&fh) else {
+            return;
         };
-        if let Some(OpenFile::Object { object, claims, .. }) = file.as_deref() {
-            let claims = std::mem::take(&mut *claims.lock());
-            let stopped = self.cache.release_claims(object, claims, &others);
-            if stopped > 0 {
-                tracing::debug!(fh, key = %object.key, stopped, "closed: read-ahead stopped");
-            }
+        let OpenFile::Object { object, claims, .. } = &*file else {
+            return;
+        };
+        // Most closes (header walks, cutouts) hold no read-ahead: nothing to give up, and no
+        // reason to look at the other open files.
+        let claims = std::mem::take(&mut *claims.lock());
+        if claims.is_empty() {
+            return;
+        }
+        // Where the other readers of the same object are heading: read-ahead there is
+        // theirs soon (8 readers of 8 parts of one file).
+        let others: Vec<Range<u64>> = self
+            .files
+            .lock()
+            .values()
+            .filter_map(|f| match &**f {
+                OpenFile::Object {
+                    object: other,
+                    readahead,
+                    ..
+                } if other == object => Some(readahead.lock().heading_for()),
+                _ => None,
+            })
+            .collect();
+        let stopped = self.cache.release_claims(object, claims, &others);
+        if stopped > 0 {
+            tracing::debug!(fh, key = %object.key, stopped, "closed: read-ahead stopped");
         }
     }
 
