@@ -68,6 +68,8 @@ pub struct CacheConfig {
     pub max_readahead: u64,
     /// The persistent block cache, when enabled.
     pub disk: Option<DiskCacheConfig>,
+    /// Open objects wholly in the disk cache by FUSE passthrough where the kernel allows.
+    pub passthrough: bool,
 }
 
 /// The on-disk block cache: where, and how large it may grow.
@@ -119,6 +121,8 @@ pub struct Overrides {
     /// Turn the disk cache on at this folder.
     pub cache_dir: Option<PathBuf>,
     pub disk_cache_size: Option<String>,
+    /// Never open files by FUSE passthrough.
+    pub no_passthrough: bool,
     pub mast_url: Option<String>,
     /// Views from the command line, each "NAME CRITERION... [--products FILTER...]".
     pub views: Vec<String>,
@@ -193,6 +197,8 @@ struct FileCache {
     disk: Option<bool>,
     dir: Option<PathBuf>,
     disk_size: Option<String>,
+    /// FUSE passthrough for objects wholly on disk (default: true).
+    passthrough: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -399,6 +405,7 @@ fn build(
         negative_ttl: duration_or("cache.negative_ttl", &file.cache.negative_ttl, "1m")?,
         max_readahead: size_or("cache.max_readahead", &file.cache.max_readahead, "64MiB")?,
         disk: disk_cache_config(&file.cache, o, env)?,
+        passthrough: !o.no_passthrough && file.cache.passthrough.unwrap_or(true),
     };
     if cache.block_size < 4096 || cache.block_size > 64 << 20 {
         return Err(ConfigError::Invalid(format!(

@@ -452,3 +452,24 @@ fn disk_cache_folder_and_size_follow_flags_env_file() {
     .to_string();
     assert!(err.contains("cache.disk_size"), "got: {err}");
 }
+
+#[test]
+fn passthrough_is_on_unless_the_flag_or_the_file_turns_it_off() {
+    let default = load_text("[cache]\ndisk = true\n", Overrides::default(), &[]).unwrap();
+    assert!(default.cache.passthrough, "passthrough is on by default");
+    let file_off = load_text("[cache]\npassthrough = false\n", Overrides::default(), &[]).unwrap();
+    assert!(!file_off.cache.passthrough, "cache.passthrough = false");
+    let flag_off = load_text(
+        "[cache]\npassthrough = true\n",
+        Overrides {
+            no_passthrough: true,
+            ..Default::default()
+        },
+        &[],
+    )
+    .unwrap();
+    assert!(
+        !flag_off.cache.passthrough,
+        "--no-passthrough wins over the file"
+    );
+}
