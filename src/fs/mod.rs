@@ -611,11 +611,8 @@ impl Fs {
         } else {
             None
         };
-        // FITS and ASDF: fetch the head and the header/index ranges that come next now
-        // (not for an object wholly on disk: its reads cost no request).
-        if backing.is_none() {
-            self.cache.hint_open(&object);
-        }
+        // FITS and ASDF: fetch the head and the header/index ranges that come next now.
+        self.cache.hint_open(&object);
         let pinned = Some(object.clone());
         let file = OpenFile::Object {
             object,
