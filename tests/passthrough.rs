@@ -54,6 +54,32 @@ fn mount_with_cache(s3: &S3Standin, cache: &Path, extra: &[&str]) -> Mount {
     Mount::start(&s3.endpoint_url(), &args)
 }
 
+/// The file's bytes as seen through a read-only shared memory map.
+fn map_whole(file: &fs::File) -> Vec<u8> {
+    use std::os::fd::AsRawFd;
+    let len = file.metadata().unwrap().len() as usize;
+    // SAFETY: a fresh read-only mapping of `len` bytes of an open file, copied out and
+    // unmapped before returning.
+    unsafe {
+        let at = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ,
+            libc::MAP_SHARED,
+            file.as_raw_fd(),
+            0,
+        );
+        assert!(
+            at != libc::MAP_FAILED,
+            "mmap: {}",
+            std::io::Error::last_os_error()
+        );
+        let bytes = std::slice::from_raw_parts(at as *const u8, len).to_vec();
+        libc::munmap(at, len);
+        bytes
+    }
+}
+
 fn num(v: &serde_json::Value) -> u64 {
     v.as_u64().unwrap_or(u64::MAX)
 }
@@ -107,6 +133,9 @@ fn a_file_wholly_on_disk_is_reread_by_passthrough_without_the_daemon() {
             &format!("100 bytes at {offset}"),
         );
     }
+    // And a memory map (what numpy's memmap and astropy's fits.open do).
+    let mapped = map_whole(&file);
+    assert_same_bytes(&mapped, &data, "memory-mapped file");
     drop(file);
     let gets = gets + s3.stats().requests.get;
     assert_eq!(gets, 0, "GETs for a file wholly on disk");

@@ -105,6 +105,9 @@ pub struct FsOptions {
     pub blksize: u32,
     /// Serve objects wholly in the disk cache by FUSE passthrough where the kernel allows.
     pub passthrough: bool,
+    /// Largest object whose whole-object file (for passthrough) an open builds and waits
+    /// for; larger ones are built in the background for the next open.
+    pub build_at_open_max: u64,
 }
 
 impl Default for FsOptions {
@@ -118,6 +121,8 @@ impl Default for FsOptions {
             max_readahead: 64 << 20,
             blksize: 64 << 10,
             passthrough: true,
+            // About a quarter second of local copying, once per object version.
+            build_at_open_max: 256 << 20,
         }
     }
 }
@@ -630,22 +635,31 @@ impl Fs {
         })
     }
 
-    /// The whole-object file of `object` from the disk cache, if it is wholly there.
+    /// The whole-object file of `object` from the disk cache, if it is wholly there. One
+    /// not yet built is built now up to [`FsOptions::build_at_open_max`] bytes (a local
+    /// copy, once per version); a larger one is built in the background for the next open,
+    /// so this open does not wait seconds.
     async fn backing_file(&self, object: &ObjectRef) -> Option<std::fs::File> {
         let disk = self.cache.disk()?.clone();
         let (object, block_size) = (object.clone(), self.cache.block_size());
-        tokio::task::spawn_blocking(move || {
-            let version = crate::cache::disk::ObjectVersion {
-                bucket: &object.bucket,
-                key: &object.key,
-                etag: &object.etag,
-                size: object.size,
-            };
-            disk.whole_object(&version, block_size)
+        let build_now = object.size <= self.opts.build_at_open_max;
+        let (found_disk, found_object) = (disk.clone(), object.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            if build_now {
+                found_disk.whole_object(&disk_version(&found_object), block_size)
+            } else {
+                found_disk.built_whole_object(&disk_version(&found_object))
+            }
         })
         .await
         .ok()
-        .flatten()
+        .flatten();
+        if found.is_none() && !build_now {
+            tokio::task::spawn_blocking(move || {
+                disk.whole_object(&disk_version(&object), block_size);
+            });
+        }
+        found
     }
 
     fn open_memory(&self, data: Bytes, direct_io: bool) -> Opened {
@@ -763,6 +777,16 @@ impl Fs {
     /// answer from its own caches after [`Fs::drop_metadata`] unless told to forget.
     pub fn known_entries(&self) -> Vec<(u64, std::ffi::OsString, u64)> {
         self.inodes.lock().entries()
+    }
+}
+
+/// An object version as the disk cache's whole-object files name it.
+fn disk_version(o: &ObjectRef) -> crate::cache::disk::ObjectVersion<'_> {
+    crate::cache::disk::ObjectVersion {
+        bucket: &o.bucket,
+        key: &o.key,
+        etag: &o.etag,
+        size: o.size,
     }
 }
 

@@ -656,10 +656,14 @@ fn forgetting_a_replaced_inode_keeps_the_name_of_its_successor() {
 
 /// A core over `store` with a disk cache in `dir` (blocks of 4 KiB).
 fn fs_with_disk(store: Arc<MemoryStore>, dir: &std::path::Path) -> Fs {
+    fs_with_disk_opts(store, dir, FsOptions::default())
+}
+
+fn fs_with_disk_opts(store: Arc<MemoryStore>, dir: &std::path::Path, opts: FsOptions) -> Fs {
     let trees = bucket_b1(store.clone());
     let disk = Arc::new(crate::cache::DiskCache::open(dir, 1 << 20).unwrap());
     let cache = BlockCache::with_disk(store, 4096, 1 << 20, Some(disk));
-    Fs::new(FsOptions::default(), trees, None, cache, Default::default())
+    Fs::new(opts, trees, None, cache, Default::default())
 }
 
 #[tokio::test]
@@ -714,5 +718,48 @@ async fn a_backing_file_is_given_only_for_an_object_wholly_on_disk() {
     // Without asking, no file is looked for.
     let opened = fs.open(f.ino).await.unwrap();
     assert!(opened.backing.is_none(), "open() gave a backing file");
+    fs.release(opened.fh);
+}
+
+#[tokio::test]
+async fn a_large_object_gets_its_backing_file_built_for_the_next_open() {
+    let store = Arc::new(MemoryStore::new());
+    let data = Bytes::from(vec![7u8; 3 * 4096 + 5]);
+    store.put("b1", "big.fits", "e1", data.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fs = fs_with_disk(store.clone(), dir.path());
+    let f = walk(&fs, "b1/big.fits").await.unwrap();
+    let fh = fs.open(f.ino).await.unwrap().fh;
+    fs.read(fh, 0, data.len() as u32).await.unwrap();
+    fs.release(fh);
+    assert!(fs.cache().flush_disk(Duration::from_secs(5)).await);
+
+    // Larger than what an open builds and waits for.
+    let opts = FsOptions {
+        build_at_open_max: 4096,
+        ..FsOptions::default()
+    };
+    let fs = fs_with_disk_opts(store, dir.path(), opts);
+    let f = walk(&fs, "b1/big.fits").await.unwrap();
+    let opened = fs.open_with(f.ino, true).await.unwrap();
+    assert!(
+        opened.backing.is_none(),
+        "the open waited for a build above build_at_open_max"
+    );
+    fs.release(opened.fh);
+    let disk = fs.cache().disk().unwrap().clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while disk.counters.whole_built.load(Ordering::Relaxed) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no whole-object file was built in the background"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let opened = fs.open_with(f.ino, true).await.unwrap();
+    assert!(
+        opened.backing.is_some(),
+        "the next open did not get the file built in the background"
+    );
     fs.release(opened.fh);
 }

@@ -82,13 +82,13 @@ impl DiskCache {
     /// damaged block is removed, so the next read fetches it again), for empty objects, and
     /// for objects larger than the cache's bound.
     pub fn whole_object(&self, obj: &ObjectVersion<'_>, block_size: u64) -> Option<File> {
+        if let Some(file) = self.built_whole_object(obj) {
+            return Some(file);
+        }
         if obj.size == 0 || block_size == 0 || obj.size > self.capacity {
             return None;
         }
         let relative = obj.relative_path();
-        if let Some(file) = self.open_whole(obj, &relative) {
-            return Some(file);
-        }
         let blocks = obj.size.div_ceil(block_size);
         if !(0..blocks).all(|i| self.has(&obj.block(block_size, i))) {
             return None;
@@ -111,6 +111,14 @@ impl DiskCache {
                 None
             }
         }
+    }
+
+    /// The whole-object file of `obj` if it is already built (nothing is built here).
+    pub fn built_whole_object(&self, obj: &ObjectVersion<'_>) -> Option<File> {
+        if obj.size == 0 {
+            return None;
+        }
+        self.open_whole(obj, &obj.relative_path())
     }
 
     /// The built file of `obj`, if its identity file names exactly this version and the
@@ -341,6 +349,21 @@ mod tests {
             cache.counters.whole_built.load(Ordering::Relaxed),
             0,
             "a valid file was rebuilt"
+        );
+    }
+
+    #[test]
+    fn asking_for_a_built_file_builds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 1 << 20).unwrap();
+        let size = 2 * BLOCK;
+        store_blocks(&cache, &version(size), &object_bytes(size), &[]);
+        assert!(cache.built_whole_object(&version(size)).is_none());
+        assert_eq!(cache.counters.whole_built.load(Ordering::Relaxed), 0);
+        assert!(cache.whole_object(&version(size), BLOCK).is_some());
+        assert!(
+            cache.built_whole_object(&version(size)).is_some(),
+            "the file built by whole_object is not found"
         );
     }
 
