@@ -65,7 +65,7 @@ impl<Id> Backings<Id> {
         ino: u64,
         fh: u64,
         etag: Option<&Arc<str>>,
-        backing: Option<std::fs::File>,
+        backing: Option<&std::fs::File>,
         register: impl FnOnce(&std::fs::File) -> std::io::Result<Id>,
     ) -> (Answer<Id>, Option<std::io::Error>) {
         let mut state = self.state.lock();
@@ -93,7 +93,7 @@ impl<Id> Backings<Id> {
                 Answer::Ordinary
             }
             None => {
-                let registered = match (&backing, etag) {
+                let registered = match (backing, etag) {
                     (Some(file), Some(etag)) => match register(file) {
                         Ok(id) => Some((Arc::new(id), etag.clone())),
                         Err(e) => {
@@ -177,7 +177,7 @@ mod tests {
             let live = self.live.clone();
             let (answer, _) =
                 self.backings
-                    .admit(ino, fh, Some(&Arc::from(etag)), file, move |_| {
+                    .admit(ino, fh, Some(&Arc::from(etag)), file.as_ref(), move |_| {
                         live.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                         Ok(FakeId(live))
                     });

@@ -129,6 +129,10 @@ fn xattr_reply(reply: ReplyXattr, size: u32, value: &[u8]) {
     }
 }
 
+/// How many times (10 ms apart) an open that conflicts with a passthrough handle of another
+/// object version is tried again before it is refused.
+const CONFLICT_RETRIES: usize = 20;
+
 /// Answers an open the ordinary way: reads come to the daemon.
 fn reply_ordinary(opened: &Opened, reply: ReplyOpen) {
     let mut flags = FopenFlags::empty();
@@ -143,15 +147,23 @@ fn reply_ordinary(opened: &Opened, reply: ReplyOpen) {
 
 /// Answers an open on a mount with passthrough on: by passthrough when the inode's other
 /// handles allow it (see [`Backings`]), else the ordinary way.
-fn reply_open(fs: &Fs, backings: &Backings, ino: u64, mut opened: Opened, reply: ReplyOpen) {
-    let had_backing = opened.backing.is_some();
-    let (answer, refused) = backings.admit(
-        ino,
-        opened.fh,
-        opened.object.as_ref().map(|o| &o.etag),
-        opened.backing.take(),
-        |file| reply.open_backing(file),
-    );
+async fn reply_open(fs: &Fs, backings: &Backings, ino: u64, opened: Opened, reply: ReplyOpen) {
+    let etag = opened.object.as_ref().map(|o| &o.etag);
+    let admit = || {
+        backings.admit(ino, opened.fh, etag, opened.backing.as_ref(), |file| {
+            reply.open_backing(file)
+        })
+    };
+    let (mut answer, mut refused) = admit();
+    // A conflict with handles just closed: the kernel sends RELEASE in the background, so
+    // it may reach us after this open. Give it a moment before refusing.
+    for _ in 0..CONFLICT_RETRIES {
+        if !matches!(answer, Answer::Conflict { .. }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        (answer, refused) = admit();
+    }
     if let Some(e) = refused {
         // EPERM (no CAP_SYS_ADMIN in the initial namespace), ELOOP (cache folder too deeply
         // stacked)...: the same for every file, so stop trying.
@@ -168,7 +180,7 @@ fn reply_open(fs: &Fs, backings: &Backings, ino: u64, mut opened: Opened, reply:
             reply.opened_passthrough(FileHandle(opened.fh), FopenFlags::empty(), &id)
         }
         Answer::Ordinary => {
-            if had_backing {
+            if opened.backing.is_some() {
                 fs.passthrough.declined.fetch_add(1, Ordering::Relaxed);
             }
             reply_ordinary(&opened, reply)
@@ -255,7 +267,7 @@ impl Filesystem for FuseAdapter {
         self.spawn(move |fs| async move {
             let passthrough = fs.passthrough.enabled();
             match fs.open_with(ino.0, passthrough).await {
-                Ok(opened) if passthrough => reply_open(&fs, &backings, ino.0, opened, reply),
+                Ok(opened) if passthrough => reply_open(&fs, &backings, ino.0, opened, reply).await,
                 Ok(opened) => reply_ordinary(&opened, reply),
                 Err(e) => reply.error(errno("open", &e)),
             }
