@@ -152,10 +152,16 @@ fn a_file_wholly_on_disk_is_reread_by_passthrough_without_the_daemon() {
             "reads reached the daemon although the file was opened by passthrough"
         );
         assert_eq!(num(&stats["disk_cache"]["whole_files_built"]), 1);
+        assert_eq!(
+            num(&stats["disk_cache"]["files"]),
+            1,
+            "the object should be kept once, as its whole file: {}",
+            stats["disk_cache"]
+        );
     }
     second.stop_cleanly();
 
-    // The whole-object file stays for the next mount, and --no-passthrough turns it off.
+    // --no-passthrough turns it off; the blocks are then read from the whole file.
     let third = mount_with_cache(&s3, &cache_dir, &["--no-passthrough"]);
     let (stats, gets) = read_whole(&s3, &third, &data, "read with --no-passthrough");
     assert_eq!(

@@ -193,6 +193,13 @@ impl DiskCache {
                     tracing::warn!("disk cache: cannot open {}: {e}", path.display());
                 }
                 self.forget(&relative);
+                if let Some(data) = self.load_from_whole(block, expected_len) {
+                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .bytes_read
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    return Some(data);
+                }
                 self.counters.misses.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
@@ -229,9 +236,10 @@ impl DiskCache {
         }
     }
 
-    /// True when a file for the block exists (not checked: `load` checks).
+    /// True when a file for the block exists, or a whole-object file holding it (not
+    /// checked: `load` checks).
     pub fn has(&self, block: &DiskBlock<'_>) -> bool {
-        self.dir.join(block.relative_path()).exists()
+        self.dir.join(block.relative_path()).exists() || self.whole_has(block)
     }
 
     /// Writes the block (atomically: temporary file, then rename) and evicts to the bound.

@@ -3,19 +3,21 @@
 //! a header the way block files do).
 //!
 //! They live in the `objects/` subfolder of the disk cache, in pairs named by a digest of
-//! (bucket, key, ETag, size):
+//! (bucket, key, ETag):
 //! - `<digest>.obj`: the object's bytes, nothing else;
 //! - `<digest>.id`: its identity in the cache's own header style (magic `MASTFSO1`, bucket,
-//!   key, ETag, size, CRC-32 of the bytes). It is written last, so it also marks the pair
-//!   as complete.
+//!   key, ETag, size, CRC-32 of the whole object), then the block size it was built with
+//!   and the CRC-32 of each block. It is written last, so it also marks the pair complete.
 //!
 //! A pair is built only from blocks that are all on disk and pass their own checks (identity,
 //! length, CRC-32), written to temporary names, synced and renamed into place; it is never
-//! modified afterwards. A later open checks the identity file against the version it pinned
-//! and the object file's length (re-reading gigabytes to check a CRC on every open would
-//! cost what passthrough saves). A new ETag is another digest, so a replaced object never
-//! finds an old file. Pairs are counted in the disk cache's size bound as one entry (the
-//! `.obj` path, both sizes) and evicted with it.
+//! modified afterwards. The object's block files are then removed: a block read finds its
+//! bytes in the whole file, checked against the block's recorded CRC-32, so the object is
+//! kept once. A later open checks the identity file against the version it pinned and the
+//! object file's length (re-reading gigabytes to check a CRC on every open would cost what
+//! passthrough saves). A new ETag is another digest, so a replaced object never finds an
+//! old file. Pairs are counted in the disk cache's size bound as one entry (the `.obj`
+//! path, both sizes) and evicted with it.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::{digest_hex, identity_header, DiskBlock, DiskCache, STALE_TEMP_AGE, TEMP_SEQ};
@@ -47,10 +50,11 @@ pub struct ObjectVersion<'a> {
 impl ObjectVersion<'_> {
     /// `objects/<digest>.obj`, relative to the cache folder.
     fn relative_path(&self) -> PathBuf {
-        let hex = digest_hex([self.bucket, self.key, self.etag], self.size);
-        Path::new(OBJECTS_DIR).join(format!("{hex}.{OBJECT_EXT}"))
+        whole_path(self.bucket, self.key, self.etag)
     }
 
+    /// What the identity file starts with (`crc`: of the whole object); the block size and
+    /// the CRC-32 of each block follow it.
     fn identity(&self, crc: u32) -> Vec<u8> {
         identity_header(
             ID_MAGIC,
@@ -68,6 +72,50 @@ impl ObjectVersion<'_> {
             block_size,
             index,
         }
+    }
+}
+
+/// `objects/<digest>.obj` of a version: named without its size, so that a block read can
+/// find it (the identity file holds the size).
+fn whole_path(bucket: &str, key: &str, etag: &str) -> PathBuf {
+    let hex = digest_hex([bucket, key, etag], 0);
+    Path::new(OBJECTS_DIR).join(format!("{hex}.{OBJECT_EXT}"))
+}
+
+/// An identity file, read.
+struct Identity {
+    size: u64,
+    block_size: u64,
+    /// CRC-32 of each block, little-endian.
+    block_crcs: Vec<u8>,
+    /// Bytes of the identity file.
+    len: u64,
+}
+
+impl Identity {
+    /// The identity file at `id_path`, if it names this (bucket, key, ETag) and is whole.
+    fn read(id_path: &Path, parts: [&str; 3]) -> Option<Identity> {
+        let raw = fs::read(id_path).ok()?;
+        let prefix = identity_header(ID_MAGIC, parts, &[], 0);
+        let prefix = &prefix[..prefix.len() - 4];
+        let rest = raw.strip_prefix(prefix)?;
+        let u64_at = |at: usize| Some(u64::from_le_bytes(rest.get(at..at + 8)?.try_into().ok()?));
+        let (size, block_size) = (u64_at(0)?, u64_at(12)?);
+        let block_crcs = rest.get(20..)?;
+        let blocks = size.checked_div(block_size)? + u64::from(size % block_size != 0);
+        (block_crcs.len() as u64 == 4 * blocks).then(|| Identity {
+            size,
+            block_size,
+            block_crcs: block_crcs.to_vec(),
+            len: raw.len() as u64,
+        })
+    }
+
+    fn block_crc(&self, index: u64) -> Option<u32> {
+        let at = usize::try_from(index).ok()?.checked_mul(4)?;
+        Some(u32::from_le_bytes(
+            self.block_crcs.get(at..at + 4)?.try_into().ok()?,
+        ))
     }
 }
 
@@ -125,12 +173,11 @@ impl DiskCache {
     /// object file has its length.
     fn open_whole(&self, obj: &ObjectVersion<'_>, relative: &Path) -> Option<File> {
         let path = self.dir.join(relative);
-        let id_path = path.with_extension(ID_EXT);
-        let recorded = fs::read(&id_path).ok()?;
-        let expected = obj.identity(0);
-        // Everything but the trailing CRC must match.
-        let crc_at = expected.len() - 4;
-        if recorded.len() != expected.len() || recorded[..crc_at] != expected[..crc_at] {
+        let identity = Identity::read(
+            &path.with_extension(ID_EXT),
+            [obj.bucket, obj.key, obj.etag],
+        )?;
+        if identity.size != obj.size {
             return None;
         }
         let file = File::open(&path).ok()?;
@@ -138,9 +185,60 @@ impl DiskCache {
         if !meta.is_file() || meta.len() != obj.size {
             return None;
         }
-        self.touch(relative.to_path_buf(), meta.len() + recorded.len() as u64);
+        self.touch(relative.to_path_buf(), meta.len() + identity.len);
         self.counters.whole_reused.fetch_add(1, Ordering::Relaxed);
         Some(file)
+    }
+
+    /// True when a whole-object file holds `block` (same version and block size); its
+    /// bytes are checked by [`DiskCache::load_from_whole`].
+    pub(super) fn whole_has(&self, block: &DiskBlock<'_>) -> bool {
+        let id_path = self
+            .dir
+            .join(whole_path(block.bucket, block.key, block.etag))
+            .with_extension(ID_EXT);
+        Identity::read(&id_path, [block.bucket, block.key, block.etag]).is_some_and(|id| {
+            id.block_size == block.block_size && block.index * id.block_size < id.size
+        })
+    }
+
+    /// `block` read from its object's whole-object file, checked against the block's
+    /// CRC-32 recorded when the file was built (a file that fails is removed).
+    pub(super) fn load_from_whole(
+        &self,
+        block: &DiskBlock<'_>,
+        expected_len: u64,
+    ) -> Option<Bytes> {
+        use std::os::unix::fs::FileExt;
+        let relative = whole_path(block.bucket, block.key, block.etag);
+        let path = self.dir.join(&relative);
+        let identity = Identity::read(
+            &path.with_extension(ID_EXT),
+            [block.bucket, block.key, block.etag],
+        )?;
+        let start = block.index.checked_mul(identity.block_size)?;
+        let len = identity.block_size.min(identity.size.checked_sub(start)?);
+        if identity.block_size != block.block_size || len != expected_len || len == 0 {
+            return None;
+        }
+        let crc = identity.block_crc(block.index)?;
+        let mut data = vec![0u8; usize::try_from(len).ok()?];
+        let read = File::open(&path).and_then(|f| f.read_exact_at(&mut data, start));
+        if read.is_err() || crc32fast::hash(&data) != crc {
+            tracing::debug!(
+                "disk cache: {} does not hold block {} of s3://{}/{}; removed",
+                path.display(),
+                block.index,
+                block.bucket,
+                block.key
+            );
+            self.counters.rejected.fetch_add(1, Ordering::Relaxed);
+            self.remove(&relative);
+            remove_companion(&self.dir, &relative);
+            return None;
+        }
+        self.touch(relative, identity.size + identity.len);
+        Some(Bytes::from(data))
     }
 
     /// Copies the blocks of `obj` into its whole-object file; `Ok(false)` when a block
@@ -158,6 +256,7 @@ impl DiskCache {
         let temp = temp_name(&path);
         let mut out = private_file(&temp)?;
         let mut crc = crc32fast::Hasher::new();
+        let mut block_crcs = Vec::new();
         let blocks = obj.size.div_ceil(block_size);
         for index in 0..blocks {
             let len = block_size.min(obj.size - index * block_size);
@@ -167,12 +266,15 @@ impl DiskCache {
                 return Ok(false);
             };
             crc.update(&data);
+            block_crcs.extend_from_slice(&crc32fast::hash(&data).to_le_bytes());
             if let Err(e) = out.write_all(&data) {
                 let _ = fs::remove_file(&temp);
                 return Err(e);
             }
         }
-        let identity = obj.identity(crc.finalize());
+        let mut identity = obj.identity(crc.finalize());
+        identity.extend_from_slice(&block_size.to_le_bytes());
+        identity.extend_from_slice(&block_crcs);
         let id_path = path.with_extension(ID_EXT);
         let id_temp = temp_name(&id_path);
         let published = (|| {
@@ -194,6 +296,10 @@ impl DiskCache {
         self.counters
             .bytes_written
             .fetch_add(obj.size, Ordering::Relaxed);
+        // The blocks are in the whole file now (and read from it, checked): one copy.
+        for index in 0..blocks {
+            self.remove(&obj.block(block_size, index).relative_path());
+        }
         // Registered (and the bound enforced) by the first open.
         Ok(true)
     }
@@ -437,25 +543,23 @@ mod tests {
     fn whole_files_count_in_the_bound_and_are_evicted_with_their_identity() {
         let dir = tempfile::tempdir().unwrap();
         let size = 4 * BLOCK;
-        // Room for the blocks and the whole file, not for a second object's blocks too.
-        let cache = DiskCache::open(dir.path(), 2 * size + 4 * 200 + 200).unwrap();
+        // Room for one object (blocks or whole file, with headers), not for two.
+        let bound = size + 4 * 200 + 300;
+        let cache = DiskCache::open(dir.path(), bound).unwrap();
         let obj = version(size);
         store_blocks(&cache, &obj, &object_bytes(size), &[]);
         assert!(cache.whole_object(&obj, BLOCK).is_some());
         let whole = dir.path().join(obj.relative_path());
-        let (bytes, _) = cache.usage();
+        let (bytes, files) = cache.usage();
+        assert_eq!(files, 1, "the pair is one entry, the blocks are gone");
         assert!(
-            bytes > 2 * size,
-            "usage {bytes} should count blocks and whole file"
+            bytes > size,
+            "usage {bytes} should count the whole file and its identity"
         );
 
         drop(cache);
-        let cache = DiskCache::open(dir.path(), 2 * size + 4 * 200 + 200).unwrap();
-        assert!(cache.usage().0 > 2 * size, "the scan lost the whole file");
-        // The blocks were used since: the whole file is now the least recently used.
-        for index in 0..4 {
-            assert!(cache.load(&obj.block(BLOCK, index), BLOCK).is_some());
-        }
+        let cache = DiskCache::open(dir.path(), bound).unwrap();
+        assert_eq!(cache.usage(), (bytes, 1), "the scan counts the pair");
         let other = ObjectVersion {
             key: "other.fits",
             ..obj
@@ -468,6 +572,57 @@ mod tests {
             !whole.with_extension(ID_EXT).exists(),
             "the identity file outlived its object file"
         );
+        assert!(
+            cache.load(&obj.block(BLOCK, 0), BLOCK).is_none(),
+            "a block of an evicted object was served"
+        );
+    }
+
+    #[test]
+    fn blocks_are_read_from_the_whole_file_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 1 << 20).unwrap();
+        let size = 3 * BLOCK + 10;
+        let obj = version(size);
+        let data = object_bytes(size);
+        store_blocks(&cache, &obj, &data, &[]);
+        assert!(cache.whole_object(&obj, BLOCK).is_some());
+        for index in 0..4u64 {
+            let block = obj.block(BLOCK, index);
+            assert!(
+                !dir.path().join(block.relative_path()).exists(),
+                "block file {index} kept next to the whole file"
+            );
+            assert!(
+                cache.has(&block),
+                "block {index} not found in the whole file"
+            );
+            let start = (index * BLOCK) as usize;
+            let end = (start + BLOCK as usize).min(data.len());
+            let got = cache
+                .load(&block, (end - start) as u64)
+                .unwrap_or_else(|| panic!("block {index} from the whole file"));
+            assert!(got[..] == data[start..end], "block {index} bytes differ");
+        }
+        // Another block size cannot be checked against the recorded CRCs: a miss.
+        let other_size = DiskBlock {
+            block_size: 2 * BLOCK,
+            ..obj.block(BLOCK, 0)
+        };
+        assert!(!cache.has(&other_size));
+        assert!(cache.load(&other_size, 2 * BLOCK).is_none());
+
+        // A damaged byte in the whole file: the block is refused and the pair removed.
+        let whole = dir.path().join(obj.relative_path());
+        let mut raw = fs::read(&whole).unwrap();
+        raw[BLOCK as usize + 5] ^= 0x40;
+        fs::write(&whole, &raw).unwrap();
+        assert!(
+            cache.load(&obj.block(BLOCK, 1), BLOCK).is_none(),
+            "a damaged block was served from the whole file"
+        );
+        assert!(!whole.exists(), "the damaged whole file was kept");
+        assert!(!whole.with_extension(ID_EXT).exists());
     }
 
     #[test]
