@@ -32,6 +32,9 @@ pub struct FuseAdapter {
     runtime: Handle,
     ttl: Duration,
     backings: Arc<Backings>,
+    /// The kernel granted passthrough at init: opens go through [`Backings`] (even once
+    /// passthrough is turned off, for the inodes still open that way).
+    negotiated: bool,
 }
 
 impl FuseAdapter {
@@ -42,12 +45,13 @@ impl FuseAdapter {
             runtime,
             ttl,
             backings: Arc::default(),
+            negotiated: false,
         }
     }
 
     /// Asks the kernel for passthrough when everything it needs is there; says once, in
     /// the log, whether it is on and if not why.
-    fn negotiate_passthrough(&self, config: &mut KernelConfig) {
+    fn negotiate_passthrough(&mut self, config: &mut KernelConfig) {
         let status = &self.fs.passthrough;
         let offered = config.capabilities().contains(InitFlags::FUSE_PASSTHROUGH);
         let why_not = if !self.fs.options().passthrough {
@@ -70,6 +74,7 @@ impl FuseAdapter {
         });
         match why_not {
             None => {
+                self.negotiated = true;
                 status.enable();
                 tracing::info!(
                     "passthrough on: files wholly in the disk cache are read by the kernel \
@@ -167,12 +172,14 @@ async fn reply_open(fs: &Fs, backings: &Backings, ino: u64, opened: Opened, repl
     if let Some(e) = refused {
         // EPERM (no CAP_SYS_ADMIN in the initial namespace), ELOOP (cache folder too deeply
         // stacked)...: the same for every file, so stop trying.
+        if fs.passthrough.enabled() {
+            tracing::warn!(
+                "passthrough off: the kernel refused a backing file from the disk cache \
+                 ({e}); files are served the ordinary way"
+            );
+        }
         fs.passthrough
             .disable(format!("the kernel refused a backing file: {e}"));
-        tracing::warn!(
-            "passthrough off: the kernel refused a backing file from the disk cache ({e}); \
-             files are served the ordinary way"
-        );
     }
     match answer {
         Answer::Passthrough(id) => {
