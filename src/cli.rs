@@ -155,6 +155,10 @@ pub struct MountArgs {
     /// Keep listings and attributes on disk in DIR (owner-only; implies --persist-metadata).
     #[arg(long, value_name = "DIR", help_heading = "Cache")]
     pub metadata_dir: Option<PathBuf>,
+    /// Never open files by FUSE passthrough (which serves files wholly in the disk cache
+    /// from local copies, as root on Linux >= 6.9): every read then goes through mastfs.
+    #[arg(long, help_heading = "Cache")]
+    pub no_passthrough: bool,
     /// A view given on the command line: "NAME CRITERION... [--products FILTER...]",
     /// in the syntax of `mastfs query` (repeatable).
     #[arg(long = "view", value_name = "SPEC", help_heading = "Views")]
@@ -279,6 +283,7 @@ impl MountArgs {
                     "force_path_style" => self.force_path_style = true,
                     "disk_cache" => self.disk_cache = true,
                     "persist_metadata" => self.persist_metadata = true,
+                    "no_passthrough" => self.no_passthrough = true,
                     "allow_other" => self.allow_other = true,
                     "foreground" => self.foreground = true,
                     // Accepted for fstab and mount(8); mastfs is always read-only, nodev, nosuid.
@@ -292,7 +297,7 @@ impl MountArgs {
                         return Err(format!(
                         "unknown mount option '{other}'; known: bucket=, config=, endpoint_url=, \
                              region=, cache_size=, block_size=, metadata_ttl=, disk_cache, \
-                             cache_dir=, disk_cache_size=, persist_metadata, metadata_dir=, mast_url=, metrics_addr=, log_file=, verbose, \
+                             cache_dir=, disk_cache_size=, persist_metadata, metadata_dir=, no_passthrough, mast_url=, metrics_addr=, log_file=, verbose, \
                              uid=, gid=, file_mode=, dir_mode=, force_path_style, \
                              allow_other, foreground, and the generic ro, rw, nodev, nosuid, \
                              noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*"
@@ -319,6 +324,7 @@ impl MountArgs {
             disk_cache_size: self.disk_cache_size.clone(),
             persist_metadata: self.persist_metadata,
             metadata_dir: self.metadata_dir.clone(),
+            no_passthrough: self.no_passthrough,
             mast_url: self.mast_url.clone(),
             views: self.views.clone(),
             uid: self.uid,
@@ -387,6 +393,14 @@ mod tests {
         assert_eq!(m.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
         let o = m.overrides();
         assert_eq!(o.cache_dir, Some(PathBuf::from("/var/cache/m")));
+
+        assert!(!o.no_passthrough, "passthrough stays on unless asked");
+        let mut off = mount_args(&["mastfs", "mount", "/mnt", "-o", "no_passthrough"]);
+        off.apply_mount_options().unwrap();
+        assert!(
+            off.overrides().no_passthrough,
+            "-o no_passthrough turns it off"
+        );
 
         let mut plain = mount_args(&["mastfs", "mount", "/mnt", "-o", "disk_cache"]);
         plain.apply_mount_options().unwrap();

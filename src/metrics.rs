@@ -221,6 +221,12 @@ pub fn prometheus_text(s: &Value) -> String {
             "Files open through the mount.",
             &s["open_files"],
         ),
+        one(
+            "mastfs_passthrough_opens_total",
+            "counter",
+            "Opens served by FUSE passthrough: the kernel reads a local copy.",
+            &s["passthrough"]["opens"],
+        ),
     ];
     if disk["enabled"] == Value::Bool(true) {
         for (name, key, kind, help) in [
@@ -242,6 +248,12 @@ pub fn prometheus_text(s: &Value) -> String {
             ("errors_total", "errors", "counter", "Disk I/O errors."),
             ("used_bytes", "used_bytes", "gauge", "Bytes on disk."),
             ("capacity_bytes", "capacity_bytes", "gauge", "Disk bound."),
+            (
+                "whole_files_built_total",
+                "whole_files_built",
+                "counter",
+                "Whole-object files built from blocks, for passthrough.",
+            ),
         ] {
             families.push(Family {
                 name: format!("mastfs_disk_cache_{name}"),
@@ -333,6 +345,7 @@ mod tests {
                            "capacity_bytes": 1073741824},
             "memory": {"rss_bytes": 1000},
             "open_files": 1,
+            "passthrough": {"enabled": true, "opens": 3},
             "views": [{"name": "hst-\"x\"", "entries": 4, "resolved_at": 1700000000,
                        "last_error": null},
                       {"name": "bad", "entries": null, "resolved_at": null,
@@ -346,6 +359,7 @@ mod tests {
             "mastfs_fetched_bytes_total 7340032",
             "mastfs_cache_capacity_bytes 536870912",
             "mastfs_disk_cache_hits_total 5",
+            "mastfs_passthrough_opens_total 3",
             "# TYPE mastfs_disk_cache_used_bytes gauge",
             "mastfs_view_entries{view=\"hst-\\\"x\\\"\"} 4",
             "mastfs_view_failing{view=\"bad\"} 1",

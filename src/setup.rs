@@ -198,6 +198,7 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
         dir_mode: cfg.access.dir_mode,
         metadata_ttl: cfg.cache.metadata_ttl,
         max_readahead: cfg.cache.max_readahead,
+        passthrough: cfg.cache.passthrough,
         ..FsOptions::default()
     };
     Ok(Layers {

@@ -1,5 +1,6 @@
 //! Statistics of a running mount: S3 requests by kind, bytes fetched and served, cache hits,
-//! misses and evictions, requests in flight, memory, open files and the state of each view.
+//! misses and evictions, passthrough, requests in flight, memory, open files and the state
+//! of each view.
 //! Read by `mastfs stats` (over the control socket) and `MOUNTPOINT/.mastfs/stats.json`.
 
 use std::sync::atomic::Ordering;
@@ -61,6 +62,8 @@ pub fn snapshot(fs: &Fs) -> Value {
                 "errors": load(&dc.errors),
                 "bytes_read": load(&dc.bytes_read),
                 "bytes_written": load(&dc.bytes_written),
+                "whole_files_built": load(&dc.whole_built),
+                "whole_files_used": load(&dc.whole_reused),
             })
         }
     };
@@ -91,6 +94,12 @@ pub fn snapshot(fs: &Fs) -> Value {
             "block_size": fs.cache().block_size(),
         },
         "disk_cache": disk,
+        "passthrough": {
+            "enabled": fs.passthrough.enabled(),
+            "off_reason": fs.passthrough.reason(),
+            "opens": load(&fs.passthrough.opens),
+            "declined": load(&fs.passthrough.declined),
+        },
         "buffers": {
             "allocated": load(&s.buffers_allocated),
             "recycled": load(&s.buffers_recycled),

@@ -14,29 +14,6 @@ use support::*;
 const KEY: &str = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
 const SIZE: usize = 5 * 1024 * 1024 + 12_345;
 
-fn server_with_file() -> (S3Standin, Vec<u8>) {
-    let s3 = S3Standin::start(ServerOptions::default()).expect("start S3 stand-in");
-    s3.create_bucket("stpubdata", true);
-    let data = pseudo_random(SIZE, 42);
-    s3.put_object("stpubdata", KEY, data.clone());
-    (s3, data)
-}
-
-fn stats_of(m: &Mount) -> serde_json::Value {
-    let text = fs::read_to_string(m.path(".mastfs/stats.json")).expect("stats.json");
-    serde_json::from_str(&text).expect("stats.json is JSON")
-}
-
-/// Stops the daemon the way systemd or Ctrl-C does, so it finishes its disk writes.
-fn stop(mut m: Mount) {
-    let status = m.signal_and_wait(libc::SIGTERM);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "mastfs did not exit cleanly on SIGTERM: {status:?}; log:\n{}",
-        m.log_text()
-    );
-}
-
 fn run_mastfs(home: &Path, args: &[&str]) -> Output {
     mastfs_command(home)
         .args(args)
@@ -44,29 +21,22 @@ fn run_mastfs(home: &Path, args: &[&str]) -> Output {
         .expect("run mastfs")
 }
 
-fn assert_same(got: &[u8], want: &[u8], what: &str) {
-    assert_eq!(got.len(), want.len(), "{what}: length");
-    if let Some(at) = got.iter().zip(want).position(|(a, b)| a != b) {
-        panic!("{what}: first differing byte at offset {at}");
-    }
-}
-
 #[test]
 fn a_second_mount_reads_a_file_already_read_without_any_get() {
-    let (s3, data) = server_with_file();
+    let (s3, data) = server_with_object(KEY, SIZE, 42);
     let cache = tempfile::tempdir().unwrap();
     let cache_dir = cache.path().join("blocks");
     let cache_arg = cache_dir.to_str().unwrap();
 
     let first = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
     let got = fs::read(first.path(&format!("stpubdata/{KEY}"))).unwrap();
-    assert_same(&got, &data, "first read");
+    assert_same_bytes(&got, &data, "first read");
     let gets_first = s3.stats().requests.get;
     assert!(
         gets_first >= 6,
         "a 5 MiB file in 1 MiB blocks: {gets_first} GETs"
     );
-    stop(first);
+    first.stop_cleanly();
 
     let mode = fs::metadata(&cache_dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the disk cache folder must be owner-only");
@@ -74,14 +44,14 @@ fn a_second_mount_reads_a_file_already_read_without_any_get() {
     let second = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
     s3.reset_stats();
     let got = fs::read(second.path(&format!("stpubdata/{KEY}"))).unwrap();
-    assert_same(&got, &data, "second mount's read");
+    assert_same_bytes(&got, &data, "second mount's read");
     let requests = s3.stats().requests;
     assert_eq!(
         requests.get, 0,
         "GETs in a second mount of a file already read (lookups: {} HEAD, {} LIST)",
         requests.head, requests.list
     );
-    let stats = stats_of(&second);
+    let stats = second.stats();
     assert_eq!(stats["disk_cache"]["enabled"], true);
     assert_eq!(
         stats["disk_cache"]["hits"].as_u64(),
@@ -93,23 +63,23 @@ fn a_second_mount_reads_a_file_already_read_without_any_get() {
 
 #[test]
 fn a_changed_object_is_fetched_again_not_served_from_disk() {
-    let (s3, _old) = server_with_file();
+    let (s3, _old) = server_with_object(KEY, SIZE, 42);
     let cache = tempfile::tempdir().unwrap();
     let cache_arg = cache.path().to_str().unwrap();
     let first = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
     fs::read(first.path(&format!("stpubdata/{KEY}"))).unwrap();
-    stop(first);
+    first.stop_cleanly();
 
     let newer = pseudo_random(SIZE, 7);
     s3.put_object("stpubdata", KEY, newer.clone());
     let second = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
     let got = fs::read(second.path(&format!("stpubdata/{KEY}"))).unwrap();
-    assert_same(&got, &newer, "read after the object changed (new ETag)");
+    assert_same_bytes(&got, &newer, "read after the object changed (new ETag)");
 }
 
 #[test]
 fn warm_through_a_mount_fills_its_disk_cache() {
-    let (s3, data) = server_with_file();
+    let (s3, data) = server_with_object(KEY, SIZE, 42);
     s3.put_object(
         "stpubdata",
         "hst/public/jbev/jbeveo010/small.fits",
@@ -129,25 +99,25 @@ fn warm_through_a_mount_fills_its_disk_cache() {
         stderr.contains("2 of 2 file(s) in the disk cache"),
         "warm's summary line; got:\n{stderr}"
     );
-    let stats = stats_of(&m);
+    let stats = m.stats();
     assert_eq!(
         stats["disk_cache"]["writes"].as_u64(),
         Some(SIZE.div_ceil(1 << 20) as u64 + 1),
         "blocks written by warming a 5 MiB and a 3 KB file: {}",
         stats["disk_cache"]
     );
-    stop(m);
+    m.stop_cleanly();
 
     let again = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
     s3.reset_stats();
     let got = fs::read(again.path(&format!("stpubdata/{KEY}"))).unwrap();
-    assert_same(&got, &data, "read of a warmed file");
+    assert_same_bytes(&got, &data, "read of a warmed file");
     assert_eq!(s3.stats().requests.get, 0, "GETs for a warmed file");
 }
 
 #[test]
 fn warm_refuses_a_mount_without_disk_cache() {
-    let (s3, _) = server_with_file();
+    let (s3, _) = server_with_object(KEY, SIZE, 42);
     let m = Mount::start(&s3.endpoint_url(), &[]);
     let file = m.path(&format!("stpubdata/{KEY}"));
     let out = run_mastfs(m.dir.path(), &["warm", file.to_str().unwrap()]);
@@ -164,7 +134,7 @@ fn warm_refuses_a_mount_without_disk_cache() {
 
 #[test]
 fn warm_without_a_mount_prepares_the_next_mount() {
-    let (s3, data) = server_with_file();
+    let (s3, data) = server_with_object(KEY, SIZE, 42);
     let home = tempfile::tempdir().unwrap();
     let cache = tempfile::tempdir().unwrap();
     let cache_arg = cache.path().to_str().unwrap();
@@ -204,7 +174,7 @@ fn warm_without_a_mount_prepares_the_next_mount() {
     let m = Mount::start(&endpoint, &["--cache-dir", cache_arg]);
     s3.reset_stats();
     let got = fs::read(m.path(&format!("stpubdata/{KEY}"))).unwrap();
-    assert_same(&got, &data, "read of a file warmed without a mount");
+    assert_same_bytes(&got, &data, "read of a file warmed without a mount");
     assert_eq!(
         s3.stats().requests.get,
         0,

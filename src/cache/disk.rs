@@ -14,6 +14,9 @@
 //! Other processes sharing the folder each keep their own index; a file one of them deleted
 //! is simply a miss for the others.
 //!
+//! Objects read whole may also get a whole-object file (for FUSE passthrough) in the
+//! `objects/` subfolder, counted in the same bound: see `whole.rs`.
+//!
 //! All methods do blocking file I/O: call them from `spawn_blocking`.
 
 use std::fs::{self, File, OpenOptions};
@@ -27,6 +30,9 @@ use bytes::Bytes;
 use lru::LruCache;
 use md5::{Digest, Md5};
 use parking_lot::Mutex;
+
+mod whole;
+pub use whole::{ObjectVersion, OBJECTS_DIR};
 
 /// First bytes of every block file; the digit is the format version.
 const MAGIC: &[u8; 8] = b"MASTFSB1";
@@ -46,33 +52,51 @@ pub struct DiskBlock<'a> {
 impl DiskBlock<'_> {
     /// `ab/abcdef….<index>`: the file of this block, relative to the cache folder.
     fn relative_path(&self) -> PathBuf {
-        let mut digest = Md5::new();
-        for part in [self.bucket, self.key, self.etag] {
-            digest.update(part.as_bytes());
-            digest.update([0]);
-        }
-        digest.update(self.block_size.to_le_bytes());
-        let hex: String = digest
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let hex = digest_hex([self.bucket, self.key, self.etag], self.block_size);
         PathBuf::from(&hex[..2]).join(format!("{hex}.{}", self.index))
     }
 
     fn header(&self, data: &[u8]) -> Vec<u8> {
-        let mut h = Vec::with_capacity(64 + self.bucket.len() + self.key.len() + self.etag.len());
-        h.extend_from_slice(MAGIC);
-        for part in [self.bucket, self.key, self.etag] {
-            h.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            h.extend_from_slice(part.as_bytes());
-        }
-        h.extend_from_slice(&self.block_size.to_le_bytes());
-        h.extend_from_slice(&self.index.to_le_bytes());
-        h.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        h.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
-        h
+        identity_header(
+            MAGIC,
+            [self.bucket, self.key, self.etag],
+            &[self.block_size, self.index, data.len() as u64],
+            crc32fast::hash(data),
+        )
     }
+}
+
+/// Hex MD5 of the identity `parts` (each NUL-terminated) and `number`: file names.
+fn digest_hex(parts: [&str; 3], number: u64) -> String {
+    let mut digest = Md5::new();
+    for part in parts {
+        digest.update(part.as_bytes());
+        digest.update([0]);
+    }
+    digest.update(number.to_le_bytes());
+    digest
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// `magic`, the length-prefixed `parts`, the `numbers` and the `crc`, little-endian: the
+/// identity a cache file carries (block files in front of their bytes, whole-object files
+/// beside them).
+fn identity_header(magic: &[u8; 8], parts: [&str; 3], numbers: &[u64], crc: u32) -> Vec<u8> {
+    let text: usize = parts.iter().map(|p| p.len() + 4).sum();
+    let mut h = Vec::with_capacity(magic.len() + text + 8 * numbers.len() + 4);
+    h.extend_from_slice(magic);
+    for part in parts {
+        h.extend_from_slice(&(part.len() as u32).to_le_bytes());
+        h.extend_from_slice(part.as_bytes());
+    }
+    for n in numbers {
+        h.extend_from_slice(&n.to_le_bytes());
+    }
+    h.extend_from_slice(&crc.to_le_bytes());
+    h
 }
 
 /// Counters of the disk cache, for stats and tests.
@@ -88,6 +112,10 @@ pub struct DiskCounters {
     pub errors: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_written: AtomicU64,
+    /// Whole-object files built from blocks (for passthrough; see `whole.rs`).
+    pub whole_built: AtomicU64,
+    /// Whole-object files found valid and handed out.
+    pub whole_reused: AtomicU64,
 }
 
 struct Index {
@@ -165,6 +193,13 @@ impl DiskCache {
                     tracing::warn!("disk cache: cannot open {}: {e}", path.display());
                 }
                 self.forget(&relative);
+                if let Some(data) = self.load_from_whole(block, expected_len) {
+                    self.counters.hits.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .bytes_read
+                        .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    return Some(data);
+                }
                 self.counters.misses.fetch_add(1, Ordering::Relaxed);
                 return None;
             }
@@ -201,9 +236,10 @@ impl DiskCache {
         }
     }
 
-    /// True when a file for the block exists (not checked: `load` checks).
+    /// True when a file for the block exists, or a whole-object file holding it (not
+    /// checked: `load` checks).
     pub fn has(&self, block: &DiskBlock<'_>) -> bool {
-        self.dir.join(block.relative_path()).exists()
+        self.dir.join(block.relative_path()).exists() || self.whole_has(block)
     }
 
     /// Writes the block (atomically: temporary file, then rename) and evicts to the bound.
@@ -245,7 +281,8 @@ impl DiskCache {
     pub fn clear(&self) {
         let mut index = self.index.lock();
         while let Some((relative, _)) = index.files.pop_lru() {
-            let _ = fs::remove_file(self.dir.join(relative));
+            let _ = fs::remove_file(self.dir.join(&relative));
+            whole::remove_companion(&self.dir, &relative);
         }
         index.bytes = 0;
     }
@@ -305,6 +342,7 @@ impl DiskCache {
             };
             index.bytes -= size;
             self.counters.evictions.fetch_add(1, Ordering::Relaxed);
+            whole::remove_companion(&self.dir, &relative);
             if let Err(e) = fs::remove_file(self.dir.join(&relative)) {
                 if e.kind() != io::ErrorKind::NotFound {
                     tracing::warn!(
@@ -349,6 +387,7 @@ impl DiskCache {
                 found.push((modified, Path::new(&fan_name).join(&name), meta.len()));
             }
         }
+        found.extend(whole::scan_objects(&self.dir));
         found.sort();
         let mut index = self.index.lock();
         for (_, relative, size) in found {

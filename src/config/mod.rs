@@ -72,6 +72,8 @@ pub struct CacheConfig {
     pub disk: Option<DiskCacheConfig>,
     /// Where listings and attributes are kept for later mounts, when enabled.
     pub metadata_dir: Option<PathBuf>,
+    /// Open objects wholly in the disk cache by FUSE passthrough where the kernel allows.
+    pub passthrough: bool,
 }
 
 /// The on-disk block cache: where, and how large it may grow.
@@ -127,6 +129,8 @@ pub struct Overrides {
     pub persist_metadata: bool,
     /// Keep listings and attributes on disk in this folder.
     pub metadata_dir: Option<PathBuf>,
+    /// Never open files by FUSE passthrough.
+    pub no_passthrough: bool,
     pub mast_url: Option<String>,
     /// Views from the command line, each "NAME CRITERION... [--products FILTER...]".
     pub views: Vec<String>,
@@ -204,6 +208,8 @@ struct FileCache {
     /// Keep listings and attributes on disk for later mounts (default: false).
     persist_metadata: Option<bool>,
     metadata_dir: Option<PathBuf>,
+    /// FUSE passthrough for objects wholly on disk (default: true).
+    passthrough: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -425,6 +431,7 @@ fn build(
         max_readahead: size_or("cache.max_readahead", &file.cache.max_readahead, "64MiB")?,
         disk: disk_cache_config(&file.cache, o, env)?,
         metadata_dir: None,
+        passthrough: !o.no_passthrough && file.cache.passthrough.unwrap_or(true),
     };
     cache.metadata_dir = metadata_dir_config(&file.cache, o, env, cache.disk.as_ref())?;
     if cache.block_size < 4096 || cache.block_size > 64 << 20 {

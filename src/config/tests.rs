@@ -530,3 +530,24 @@ fn cache_budget_follows_the_cgroup_limit_unless_a_size_is_given() {
         (512 << 20, None)
     );
 }
+
+#[test]
+fn passthrough_is_on_unless_the_flag_or_the_file_turns_it_off() {
+    let default = load_text("[cache]\ndisk = true\n", Overrides::default(), &[]).unwrap();
+    assert!(default.cache.passthrough, "passthrough is on by default");
+    let file_off = load_text("[cache]\npassthrough = false\n", Overrides::default(), &[]).unwrap();
+    assert!(!file_off.cache.passthrough, "cache.passthrough = false");
+    let flag_off = load_text(
+        "[cache]\npassthrough = true\n",
+        Overrides {
+            no_passthrough: true,
+            ..Default::default()
+        },
+        &[],
+    )
+    .unwrap();
+    assert!(
+        !flag_off.cache.passthrough,
+        "--no-passthrough wins over the file"
+    );
+}

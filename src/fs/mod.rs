@@ -6,6 +6,7 @@
 
 mod error;
 mod inode;
+mod passthrough;
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -19,6 +20,7 @@ use parking_lot::Mutex;
 
 pub use error::FsError;
 use inode::{InodeTable, NodeKind, Origin};
+pub use passthrough::PassthroughStatus;
 
 use crate::cache::{BlockCache, Claims, ObjectRef, ReadAhead};
 use crate::config::VIEWS_DIR;
@@ -33,13 +35,18 @@ pub const STATUS_DIR: &str = ".mastfs";
 pub const STATS_FILE: &str = "stats.json";
 
 /// What an open answers: the handle and how the kernel may cache the file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Opened {
     pub fh: u64,
     /// The kernel may keep cached pages from earlier opens (same object version).
     pub keep_cache: bool,
     /// Bypass the page cache: for files whose size is only known once made.
     pub direct_io: bool,
+    /// The object version pinned (`None` for files made in memory).
+    pub object: Option<ObjectRef>,
+    /// A local file holding exactly this version's bytes, when one was asked for and the
+    /// object is wholly on disk and verified: the kernel may read it directly.
+    pub backing: Option<std::fs::File>,
 }
 
 /// What an opendir answers: the handle and how the kernel may cache the entries.
@@ -96,6 +103,11 @@ pub struct FsOptions {
     pub metadata_ttl: Duration,
     pub max_readahead: u64,
     pub blksize: u32,
+    /// Serve objects wholly in the disk cache by FUSE passthrough where the kernel allows.
+    pub passthrough: bool,
+    /// Largest object whose whole-object file (for passthrough) an open builds and waits
+    /// for; larger ones are built in the background for the next open.
+    pub build_at_open_max: u64,
 }
 
 impl Default for FsOptions {
@@ -108,6 +120,9 @@ impl Default for FsOptions {
             metadata_ttl: Duration::from_secs(3600),
             max_readahead: 64 << 20,
             blksize: 64 << 10,
+            passthrough: true,
+            // About a quarter second of local copying, once per object version.
+            build_at_open_max: 256 << 20,
         }
     }
 }
@@ -151,6 +166,7 @@ pub struct Fs {
     dirs: Mutex<HashMap<u64, DirHandle>>,
     next_handle: AtomicU64,
     mounted_at: SystemTime,
+    pub passthrough: PassthroughStatus,
 }
 
 impl Fs {
@@ -183,6 +199,7 @@ impl Fs {
             dirs: Mutex::new(HashMap::new()),
             next_handle: AtomicU64::new(1),
             mounted_at: SystemTime::now(),
+            passthrough: PassthroughStatus::default(),
         }
     }
 
@@ -554,6 +571,14 @@ impl Fs {
     /// Opens a file: pins its current version (revalidated by HEAD once the metadata TTL
     /// has passed). Returns the handle and whether the kernel may keep its page cache.
     pub async fn open(&self, ino: u64) -> Result<Opened, FsError> {
+        self.open_with(ino, false).await
+    }
+
+    /// [`Fs::open`], also looking for a backing file when `want_backing`: a local file with
+    /// exactly the pinned version's bytes, built from the disk cache if every block is
+    /// there and intact (see [`crate::cache::disk::ObjectVersion`]). The handle works the
+    /// ordinary way either way, so the caller may still decline the file.
+    pub async fn open_with(&self, ino: u64, want_backing: bool) -> Result<Opened, FsError> {
         let (bucket, key, mut meta, checked) = match self.node(ino)? {
             NodeKind::File {
                 bucket,
@@ -586,8 +611,14 @@ impl Fs {
             etag: meta.etag.as_str().into(),
             size: meta.size,
         };
+        let backing = if want_backing {
+            self.backing_file(&object).await
+        } else {
+            None
+        };
         // FITS and ASDF: fetch the head and the header/index ranges that come next now.
         self.cache.hint_open(&object);
+        let pinned = Some(object.clone());
         let file = OpenFile::Object {
             object,
             readahead: Mutex::new(ReadAhead::for_cache(&self.cache, self.opts.max_readahead)),
@@ -599,7 +630,36 @@ impl Fs {
             fh,
             keep_cache,
             direct_io: false,
+            object: pinned,
+            backing,
         })
+    }
+
+    /// The whole-object file of `object` from the disk cache, if it is wholly there. One
+    /// not yet built is built now up to [`FsOptions::build_at_open_max`] bytes (a local
+    /// copy, once per version); a larger one is built in the background for the next open,
+    /// so this open does not wait seconds.
+    async fn backing_file(&self, object: &ObjectRef) -> Option<std::fs::File> {
+        let disk = self.cache.disk()?.clone();
+        let (object, block_size) = (object.clone(), self.cache.block_size());
+        let build_now = object.size <= self.opts.build_at_open_max;
+        let (found_disk, found_object) = (disk.clone(), object.clone());
+        let found = tokio::task::spawn_blocking(move || {
+            if build_now {
+                found_disk.whole_object(&disk_version(&found_object), block_size)
+            } else {
+                found_disk.built_whole_object(&disk_version(&found_object))
+            }
+        })
+        .await
+        .ok()
+        .flatten();
+        if found.is_none() && !build_now {
+            tokio::task::spawn_blocking(move || {
+                disk.whole_object(&disk_version(&object), block_size);
+            });
+        }
+        found
     }
 
     fn open_memory(&self, data: Bytes, direct_io: bool) -> Opened {
@@ -611,6 +671,8 @@ impl Fs {
             fh,
             keep_cache: false,
             direct_io,
+            object: None,
+            backing: None,
         }
     }
 
@@ -723,6 +785,16 @@ impl Fs {
     /// answer from its own caches after [`Fs::drop_metadata`] unless told to forget.
     pub fn known_entries(&self) -> Vec<(u64, std::ffi::OsString, u64)> {
         self.inodes.lock().entries()
+    }
+}
+
+/// An object version as the disk cache's whole-object files name it.
+fn disk_version(o: &ObjectRef) -> crate::cache::disk::ObjectVersion<'_> {
+    crate::cache::disk::ObjectVersion {
+        bucket: &o.bucket,
+        key: &o.key,
+        etag: &o.etag,
+        size: o.size,
     }
 }
 

@@ -291,10 +291,10 @@ impl crate::store::ObjectStore for RoundTrips {
     }
 }
 
-fn fs_over_round_trips(store: Arc<MemoryStore>) -> (Fs, Arc<RoundTrips>) {
-    let counted = Arc::new(RoundTrips::new(store));
-    let trees = Arc::new(BucketTrees::new(
-        counted.clone(),
+/// The tree of bucket `b1` (whole bucket, 60 s TTLs) over `store`.
+fn bucket_b1(store: Arc<dyn crate::store::ObjectStore>) -> Arc<BucketTrees> {
+    Arc::new(BucketTrees::new(
+        store,
         &[BucketConfig {
             name: "b1".into(),
             prefix: None,
@@ -302,7 +302,12 @@ fn fs_over_round_trips(store: Arc<MemoryStore>) -> (Fs, Arc<RoundTrips>) {
         }],
         Duration::from_secs(60),
         Duration::from_secs(60),
-    ));
+    ))
+}
+
+fn fs_over_round_trips(store: Arc<MemoryStore>) -> (Fs, Arc<RoundTrips>) {
+    let counted = Arc::new(RoundTrips::new(store));
+    let trees = bucket_b1(counted.clone());
     let cache = BlockCache::new(counted.clone(), 4096, 1 << 20);
     let fs = Fs::new(FsOptions::default(), trees, None, cache, Default::default());
     (fs, counted)
@@ -647,4 +652,114 @@ fn forgetting_a_replaced_inode_keeps_the_name_of_its_successor() {
         new,
         "the name still means the folder"
     );
+}
+
+/// A core over `store` with a disk cache in `dir` (blocks of 4 KiB).
+fn fs_with_disk(store: Arc<MemoryStore>, dir: &std::path::Path) -> Fs {
+    fs_with_disk_opts(store, dir, FsOptions::default())
+}
+
+fn fs_with_disk_opts(store: Arc<MemoryStore>, dir: &std::path::Path, opts: FsOptions) -> Fs {
+    let trees = bucket_b1(store.clone());
+    let disk = Arc::new(crate::cache::DiskCache::open(dir, 1 << 20).unwrap());
+    let cache = BlockCache::with_disk(store, 4096, 1 << 20, Some(disk));
+    Fs::new(opts, trees, None, cache, Default::default())
+}
+
+#[tokio::test]
+async fn a_backing_file_is_given_only_for_an_object_wholly_on_disk() {
+    let store = Arc::new(MemoryStore::new());
+    let data: Bytes = (0..5 * 4096 + 99u32)
+        .map(|i| (i * 13 % 253) as u8)
+        .collect::<Vec<_>>()
+        .into();
+    store.put("b1", "x/drz.fits", "e1", data.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fs = fs_with_disk(store.clone(), dir.path());
+    let f = walk(&fs, "b1/x/drz.fits").await.unwrap();
+
+    // Only the head read: the rest is not on disk.
+    let opened = fs.open_with(f.ino, true).await.unwrap();
+    assert!(
+        opened.backing.is_none(),
+        "nothing on disk yet, got a backing file"
+    );
+    fs.read(opened.fh, 0, 100).await.unwrap();
+    fs.release(opened.fh);
+    assert!(fs.cache().flush_disk(Duration::from_secs(5)).await);
+    let opened = fs.open_with(f.ino, true).await.unwrap();
+    assert!(
+        opened.backing.is_none(),
+        "only the head is on disk, got a backing file"
+    );
+
+    // Read whole: the next open gets a file with exactly the object's bytes.
+    let whole = fs.read(opened.fh, 0, data.len() as u32).await.unwrap();
+    assert!(whole == data, "read through the core");
+    fs.release(opened.fh);
+    assert!(fs.cache().flush_disk(Duration::from_secs(5)).await);
+    // A new mount: nothing in memory.
+    let fs = fs_with_disk(store.clone(), dir.path());
+    let f = walk(&fs, "b1/x/drz.fits").await.unwrap();
+    let mut opened = fs.open_with(f.ino, true).await.unwrap();
+    let mut backing = opened
+        .backing
+        .take()
+        .expect("wholly on disk: a backing file");
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut backing, &mut got).unwrap();
+    assert!(got == data, "backing file bytes differ from the object");
+    assert_eq!(
+        opened.object.as_ref().map(|o| o.etag.to_string()),
+        Some("e1".to_string())
+    );
+    fs.release(opened.fh);
+
+    // Without asking, no file is looked for.
+    let opened = fs.open(f.ino).await.unwrap();
+    assert!(opened.backing.is_none(), "open() gave a backing file");
+    fs.release(opened.fh);
+}
+
+#[tokio::test]
+async fn a_large_object_gets_its_backing_file_built_for_the_next_open() {
+    let store = Arc::new(MemoryStore::new());
+    let data = Bytes::from(vec![7u8; 3 * 4096 + 5]);
+    store.put("b1", "big.fits", "e1", data.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let fs = fs_with_disk(store.clone(), dir.path());
+    let f = walk(&fs, "b1/big.fits").await.unwrap();
+    let fh = fs.open(f.ino).await.unwrap().fh;
+    fs.read(fh, 0, data.len() as u32).await.unwrap();
+    fs.release(fh);
+    assert!(fs.cache().flush_disk(Duration::from_secs(5)).await);
+
+    // Larger than what an open builds and waits for.
+    let opts = FsOptions {
+        build_at_open_max: 4096,
+        ..FsOptions::default()
+    };
+    let fs = fs_with_disk_opts(store, dir.path(), opts);
+    let f = walk(&fs, "b1/big.fits").await.unwrap();
+    let opened = fs.open_with(f.ino, true).await.unwrap();
+    assert!(
+        opened.backing.is_none(),
+        "the open waited for a build above build_at_open_max"
+    );
+    fs.release(opened.fh);
+    let disk = fs.cache().disk().unwrap().clone();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while disk.counters.whole_built.load(Ordering::Relaxed) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no whole-object file was built in the background"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let opened = fs.open_with(f.ino, true).await.unwrap();
+    assert!(
+        opened.backing.is_some(),
+        "the next open did not get the file built in the background"
+    );
+    fs.release(opened.fh);
 }

@@ -3,9 +3,15 @@
 //! Owns no semantics. Each request that may wait on the network is handed, with its reply
 //! object, to a task on the tokio runtime and answered from there, so a slow GET never holds
 //! up `ls` or reads of other files, and the kernel may keep many reads in flight.
+//!
+//! With a disk cache, root and Linux >= 6.9, an object wholly on disk is opened by FUSE
+//! passthrough: the kernel reads the core's local copy itself (see `backing.rs`).
+
+mod backing;
 
 use std::ffi::OsStr;
 use std::path::Path;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -17,19 +23,69 @@ use fuser::{
 };
 use tokio::runtime::Handle;
 
-use crate::fs::{Attr, Fs, FsError, Kind};
+use crate::fs::{Attr, Fs, FsError, Kind, Opened};
+use backing::{Answer, Backings};
 
 /// The `fuser::Filesystem` of a mount.
 pub struct FuseAdapter {
     fs: Arc<Fs>,
     runtime: Handle,
     ttl: Duration,
+    backings: Arc<Backings>,
+    /// The kernel granted passthrough at init: opens go through [`Backings`] (even once
+    /// passthrough is turned off, for the inodes still open that way).
+    negotiated: bool,
 }
 
 impl FuseAdapter {
     pub fn new(fs: Arc<Fs>, runtime: Handle) -> FuseAdapter {
         let ttl = fs.options().metadata_ttl;
-        FuseAdapter { fs, runtime, ttl }
+        FuseAdapter {
+            fs,
+            runtime,
+            ttl,
+            backings: Arc::default(),
+            negotiated: false,
+        }
+    }
+
+    /// Asks the kernel for passthrough when everything it needs is there; says once, in
+    /// the log, whether it is on and if not why.
+    fn negotiate_passthrough(&mut self, config: &mut KernelConfig) {
+        let status = &self.fs.passthrough;
+        let offered = config.capabilities().contains(InitFlags::FUSE_PASSTHROUGH);
+        let why_not = if !self.fs.options().passthrough {
+            Some("turned off (--no-passthrough)")
+        } else if self.fs.cache().disk().is_none() {
+            Some("no disk cache (--disk-cache or --cache-dir turns it on)")
+        } else if !nix::unistd::geteuid().is_root() {
+            Some("not root (the kernel lets only CAP_SYS_ADMIN register backing files)")
+        } else if !offered {
+            Some("the kernel does not offer it (Linux >= 6.9 with CONFIG_FUSE_PASSTHROUGH)")
+        } else {
+            None
+        };
+        let why_not = why_not.or_else(|| {
+            // Depth 2: the cache folder may itself be on a stacked file system (overlayfs
+            // in a container).
+            let granted = config.add_capabilities(InitFlags::FUSE_PASSTHROUGH).is_ok()
+                && config.set_max_stack_depth(2).is_ok();
+            (!granted).then_some("the kernel refused the capability")
+        });
+        match why_not {
+            None => {
+                self.negotiated = true;
+                status.enable();
+                tracing::info!(
+                    "passthrough on: files wholly in the disk cache are read by the kernel \
+                     from local copies"
+                );
+            }
+            Some(reason) => {
+                status.disable(reason);
+                tracing::info!("passthrough off: {reason}");
+            }
+        }
     }
 
     /// Runs `work` on the runtime with its own clone of the core.
@@ -78,6 +134,83 @@ fn xattr_reply(reply: ReplyXattr, size: u32, value: &[u8]) {
     }
 }
 
+/// How many times (10 ms apart) an open that conflicts with a passthrough handle of another
+/// object version is tried again before it is refused.
+const CONFLICT_RETRIES: usize = 20;
+
+/// Answers an open the ordinary way: reads come to the daemon.
+fn reply_ordinary(opened: &Opened, reply: ReplyOpen) {
+    let mut flags = FopenFlags::empty();
+    if opened.keep_cache {
+        flags |= FopenFlags::FOPEN_KEEP_CACHE;
+    }
+    if opened.direct_io {
+        flags |= FopenFlags::FOPEN_DIRECT_IO;
+    }
+    reply.opened(FileHandle(opened.fh), flags)
+}
+
+/// Answers an open on a mount with passthrough on: by passthrough when the inode's other
+/// handles allow it (see [`Backings`]), else the ordinary way.
+async fn reply_open(fs: &Fs, backings: &Backings, ino: u64, opened: Opened, reply: ReplyOpen) {
+    let etag = opened.object.as_ref().map(|o| &o.etag);
+    let admit = || {
+        backings.admit(ino, opened.fh, etag, opened.backing.as_ref(), |file| {
+            reply.open_backing(file)
+        })
+    };
+    let (mut answer, mut refused) = admit();
+    // A conflict with handles just closed: the kernel sends RELEASE in the background, so
+    // it may reach us after this open. Give it a moment before refusing.
+    for _ in 0..CONFLICT_RETRIES {
+        if !matches!(answer, Answer::Conflict { .. }) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        (answer, refused) = admit();
+    }
+    if let Some(e) = refused {
+        // EPERM (no CAP_SYS_ADMIN in the initial namespace), ELOOP (cache folder too deeply
+        // stacked)...: the same for every file, so stop trying.
+        if fs.passthrough.enabled() {
+            tracing::warn!(
+                "passthrough off: the kernel refused a backing file from the disk cache \
+                 ({e}); files are served the ordinary way"
+            );
+        }
+        fs.passthrough
+            .disable(format!("the kernel refused a backing file: {e}"));
+    }
+    match answer {
+        Answer::Passthrough(id) => {
+            fs.passthrough.opens.fetch_add(1, Ordering::Relaxed);
+            reply.opened_passthrough(FileHandle(opened.fh), FopenFlags::empty(), &id)
+        }
+        Answer::Ordinary => {
+            if opened.backing.is_some() {
+                fs.passthrough.declined.fetch_add(1, Ordering::Relaxed);
+            }
+            reply_ordinary(&opened, reply)
+        }
+        Answer::Conflict { open_etag } => {
+            fs.release(opened.fh);
+            let (name, etag) = match &opened.object {
+                Some(o) => (format!("s3://{}/{}", o.bucket, o.key), o.etag.to_string()),
+                None => (format!("inode {ino}"), String::new()),
+            };
+            let e = FsError::new(
+                libc::EBUSY,
+                format!(
+                    "{name} changed (ETag {etag} now, {open_etag} still open by \
+                     passthrough): the kernel serves one version of a file while it is open \
+                     that way; close the other readers and open it again"
+                ),
+            );
+            reply.error(errno("open", &e))
+        }
+    }
+}
+
 /// Logs an error worth a line and converts it for the kernel.
 fn errno(op: &str, e: &FsError) -> Errno {
     if !e.message.is_empty() {
@@ -101,6 +234,7 @@ impl Filesystem for FuseAdapter {
         let _ = config.set_congestion_threshold(96);
         let wanted = InitFlags::FUSE_DO_READDIRPLUS | InitFlags::FUSE_PARALLEL_DIROPS;
         let _ = config.add_capabilities(wanted & config.capabilities());
+        self.negotiate_passthrough(config);
         Ok(())
     }
 
@@ -136,18 +270,12 @@ impl Filesystem for FuseAdapter {
             reply.error(Errno::EROFS);
             return;
         }
+        let backings = self.backings.clone();
         self.spawn(move |fs| async move {
-            match fs.open(ino.0).await {
-                Ok(opened) => {
-                    let mut flags = FopenFlags::empty();
-                    if opened.keep_cache {
-                        flags |= FopenFlags::FOPEN_KEEP_CACHE;
-                    }
-                    if opened.direct_io {
-                        flags |= FopenFlags::FOPEN_DIRECT_IO;
-                    }
-                    reply.opened(FileHandle(opened.fh), flags)
-                }
+            let passthrough = fs.passthrough.enabled();
+            match fs.open_with(ino.0, passthrough).await {
+                Ok(opened) if passthrough => reply_open(&fs, &backings, ino.0, opened, reply).await,
+                Ok(opened) => reply_ordinary(&opened, reply),
                 Err(e) => reply.error(errno("open", &e)),
             }
         });
@@ -183,6 +311,7 @@ impl Filesystem for FuseAdapter {
         reply: ReplyEmpty,
     ) {
         self.fs.release(fh.0);
+        self.backings.release(fh.0);
         reply.ok();
     }
 

@@ -121,6 +121,23 @@ impl Mount {
         self.child.as_ref().map(|c| c.id()).unwrap_or(0)
     }
 
+    /// The mount's statistics, from its `.mastfs/stats.json`.
+    pub fn stats(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path(".mastfs/stats.json")).expect("stats.json");
+        serde_json::from_str(&text).expect("stats.json is JSON")
+    }
+
+    /// Stops the daemon the way systemd or Ctrl-C does (so it finishes its disk writes)
+    /// and checks that it exits cleanly.
+    pub fn stop_cleanly(mut self) {
+        let status = self.signal_and_wait(libc::SIGTERM);
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "mastfs did not exit cleanly on SIGTERM: {status:?}; log:\n{}",
+            self.log_text()
+        );
+    }
+
     /// Sends `signal` to the daemon and waits (bounded) for it to exit.
     pub fn signal_and_wait(&mut self, signal: i32) -> Option<std::process::ExitStatus> {
         let child = self.child.as_mut()?;
@@ -169,6 +186,23 @@ pub fn pseudo_random(len: usize, seed: u64) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// A public `stpubdata` bucket holding one object of `size` pseudo-random bytes.
+pub fn server_with_object(key: &str, size: usize, seed: u64) -> (S3Standin, Vec<u8>) {
+    let s3 = S3Standin::start(ServerOptions::default()).expect("start S3 stand-in");
+    s3.create_bucket("stpubdata", true);
+    let data = pseudo_random(size, seed);
+    s3.put_object("stpubdata", key, data.clone());
+    (s3, data)
+}
+
+/// Panics naming the first differing offset (or the lengths) when `got` is not `want`.
+pub fn assert_same_bytes(got: &[u8], want: &[u8], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    if let Some(at) = got.iter().zip(want).position(|(a, b)| a != b) {
+        panic!("{what}: first differing byte at offset {at}");
+    }
 }
 
 /// The extended attribute `name` of `path`, if set.
