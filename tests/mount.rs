@@ -93,8 +93,8 @@ fn tree_listing_paging_and_names() {
         (2, 0),
         "cold ls -l of 1205 keys (parent listed): 2 LIST pages and no HEAD"
     );
-    // hst/ is known from the bucket listing; the lookup of public/ asks HEAD and LIST of
-    // hst/public/ together, and that one-page listing then serves the readdir.
+    // hst/ is known from the bucket listing; the lookup of public/ is one LIST of
+    // hst/public/ (no HEAD: the listing is not empty), which then serves the readdir.
     s3.reset_stats();
     assert_eq!(
         fs::read_dir(m.path("stpubdata/hst/public"))
@@ -105,8 +105,8 @@ fn tree_listing_paging_and_names() {
     let st = s3.stats();
     assert_eq!(
         (st.requests.list, st.requests.head),
-        (1, 1),
-        "ls of hst/public: one HEAD and one LIST for the unlisted component"
+        (1, 0),
+        "ls of hst/public: one LIST and no HEAD for the unlisted component"
     );
 
     let nested =
@@ -521,9 +521,9 @@ fn mount_without_views_tells_the_kernel_it_has_no_xattrs() {
 
 #[test]
 fn fresh_path_walk_costs_one_round_trip_per_unlisted_folder_level() {
-    // hst: HEAD hst + LIST hst/ together (hst/'s listing then answers public); jbev: the
-    // same one level down (answers jbeveo010); jbeveo010_drz.fits: one LIST of its prefix,
-    // which shows the object and would show a folder of that name. Three round trips.
+    // hst: LIST hst/ (its listing then answers public); jbev: the same one level down
+    // (answers jbeveo010); jbeveo010_drz.fits: one LIST of its prefix, which shows the
+    // object and would show a folder of that name. Three round trips, no HEAD.
     let s3 = server();
     let key = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
     s3.put_object("stpubdata", key, vec![7u8; 2880]);
@@ -542,7 +542,7 @@ fn fresh_path_walk_costs_one_round_trip_per_unlisted_folder_level() {
     let st = s3.stats();
     assert_eq!(
         (st.requests.head, st.requests.list),
-        (2, 3),
+        (0, 3),
         "(HEAD, LIST) of a walk down 5 unlisted components; log: {:?}",
         st.log
     );
@@ -575,6 +575,19 @@ fn fresh_path_walk_costs_one_round_trip_per_unlisted_folder_level() {
         (st.requests.head, st.requests.list),
         (0, 2),
         "(HEAD, LIST) of a present and a twice-missing file name; log: {:?}",
+        st.log
+    );
+    // A file without an extension in an unlisted folder: the empty LIST of NAME/ is
+    // followed by a HEAD of NAME.
+    s3.put_object("stpubdata", "docs/extra/NOTES", vec![5; 17]);
+    s3.reset_stats();
+    let notes = fs::metadata(m.path("stpubdata/docs/extra/NOTES")).unwrap();
+    assert_eq!(notes.len(), 17, "size of a file without an extension");
+    let st = s3.stats();
+    assert_eq!(
+        (st.requests.head, st.requests.list),
+        (1, 2),
+        "(HEAD, LIST): LIST docs/ (answers extra), LIST NOTES/ (empty), HEAD NOTES; log: {:?}",
         st.log
     );
 }
