@@ -71,7 +71,15 @@ struct Inner {
     /// Where the blocks of ASDF files start, from their block indexes: read-ahead stops at
     /// the end of the block being read.
     units: LruCache<ObjectRef, Arc<Vec<u64>>>,
+    /// Blocks dropped after a stream read past them: their bytes are in the kernel's page
+    /// cache, which answers any later reader of that range without asking mastfs, so
+    /// read-ahead skips them (8 readers of 8 parts of a file: each reader's window runs
+    /// into the part the next one has just read).
+    streamed: LruCache<BlockKey, ()>,
 }
+
+/// Streamed blocks remembered (a key each: 8192 blocks is 8 GiB of file at 1 MiB blocks).
+const STREAMED_REMEMBERED: usize = 8192;
 
 /// A block being fetched.
 struct InFlight {
@@ -175,6 +183,10 @@ impl BlockCache {
                 in_flight: HashMap::new(),
                 fragments: Fragments::default(),
                 units: fragments::unit_maps(),
+                streamed: LruCache::new(
+                    std::num::NonZeroUsize::new(STREAMED_REMEMBERED)
+                        .unwrap_or(std::num::NonZeroUsize::MIN),
+                ),
             }),
             disk,
             pending_disk_bytes: Arc::new(AtomicU64::new(0)),
@@ -291,7 +303,7 @@ impl BlockCache {
         for index in blocks.start..blocks.end.min(last) {
             let key = block_key(obj, index);
             // Touching a cached block keeps it from being evicted before the reader gets there.
-            if inner.blocks.get(&key).is_some() {
+            if inner.blocks.get(&key).is_some() || inner.streamed.contains(&key) {
                 continue;
             }
             let id = match inner.in_flight.get_mut(&key) {
@@ -371,12 +383,14 @@ impl BlockCache {
         }
         let mut inner = self.inner.lock();
         for index in blocks {
-            if let Some(data) = inner.blocks.pop(&block_key(obj, index)) {
+            let key = block_key(obj, index);
+            if let Some(data) = inner.blocks.pop(&key) {
                 inner.bytes -= data.len() as u64;
                 self.counters
                     .streamed_dropped
                     .fetch_add(1, Ordering::Relaxed);
             }
+            inner.streamed.put(key, ());
         }
     }
 
@@ -386,6 +400,7 @@ impl BlockCache {
         inner.blocks.clear();
         inner.fragments.clear();
         inner.units.clear();
+        inner.streamed.clear();
         inner.bytes = 0;
     }
 
