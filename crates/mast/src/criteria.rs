@@ -89,6 +89,15 @@ impl Criteria {
         if matches!(&value, CriterionValue::Values(v) if v.is_empty()) {
             return Err(QueryError::EmptyValue { key: column });
         }
+        // Sent as it is, `!F606W` would ask MAST for a filter literally named "!F606W".
+        if let CriterionValue::Values(values) = &value {
+            if let Some(negated) = values.iter().find(|v| v.as_text().trim().starts_with('!')) {
+                return Err(QueryError::NegationNotSupported {
+                    name: column,
+                    value: negated.as_text(),
+                });
+            }
+        }
         self.entries.push(Criterion { column, value });
         Ok(())
     }
@@ -251,6 +260,33 @@ mod tests {
         let text = WireJson::Arr(entries).to_python_json();
         let want = r#"[{"paramName": "obs_collection", "separator": ";", "values": ["HST"]}, {"paramName": "filters", "separator": ";", "values": ["F606W"]}, {"paramName": "instrument_name", "values": ["ACS/WFC"]}, {"paramName": "proposal_id", "values": ["12062"]}, {"paramName": "dataRights", "values": ["PUBLIC"]}]"#;
         assert_eq!(text, want);
+    }
+
+    #[test]
+    fn negated_criteria_are_refused_not_sent_as_literal_values() {
+        for (criteria, what) in [
+            (Criteria::from_args(&args(&["filters=!F606W"])), "args"),
+            (
+                Criteria::from_args(&args(&["filters=F814W,!F606W"])),
+                "args list",
+            ),
+            (
+                Criteria::from_json_map(json!({"filters": ["!F606W"]}).as_object().unwrap()),
+                "config",
+            ),
+        ] {
+            match criteria {
+                Err(e @ QueryError::NegationNotSupported { .. }) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains("cannot exclude")
+                            && text.contains("--products filters=!F606W"),
+                        "{what}: the message should say what to do, got: {text}"
+                    );
+                }
+                other => panic!("{what}: expected a refusal of '!F606W', got {other:?}"),
+            }
+        }
     }
 
     #[test]

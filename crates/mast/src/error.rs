@@ -34,6 +34,9 @@ pub enum QueryError {
     /// coordinates / object_name / radius are not supported by mastfs views.
     #[error("positional criterion '{name}' is not supported; use column criteria such as s_ra=lo..hi and s_dec=lo..hi")]
     PositionalNotSupported { name: String },
+    /// `column=!value`: MAST's observation criteria cannot exclude values.
+    #[error("'{name}={value}': MAST observation criteria cannot exclude values; list the values you want ({name}=a,b), or drop products after the query with --products {name}={value} (product filters accept '!')")]
+    NegationNotSupported { name: String, value: String },
     /// A continuous column needs a range.
     #[error("'{name}' is a continuous column and needs a range (e.g. {name}=10..20 or [10, 20]), got {got}")]
     ContinuousNeedsRange { name: String, got: String },
