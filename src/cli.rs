@@ -33,6 +33,29 @@ pub struct Cli {
     /// Write logs to this file instead of standard error.
     #[arg(long, global = true, value_name = "FILE", help_heading = "Logging")]
     pub log_file: Option<PathBuf>,
+    /// Debug logging (the same as -vv).
+    #[arg(short, long, global = true, help_heading = "Logging")]
+    pub debug: bool,
+    /// How log lines are written.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        help_heading = "Logging"
+    )]
+    pub log_format: crate::logging::LogFormat,
+}
+
+impl Cli {
+    /// The -v count, with --debug as -vv.
+    pub fn verbosity(&self) -> u8 {
+        if self.debug {
+            self.verbose.max(2)
+        } else {
+            self.verbose
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,8 +120,14 @@ pub struct QueryArgs {
 pub enum ViewsCommand {
     /// Resolve a view again now (a failed refresh keeps the last listing).
     Refresh { mountpoint: PathBuf, view: String },
-    /// Show each view's state: when resolved, how many files, errors.
-    Status { mountpoint: PathBuf },
+    /// Show each view's state as a table: files, when resolved (local time), state, last
+    /// error, and why an empty view is empty.
+    Status {
+        mountpoint: PathBuf,
+        /// Print JSON instead (times in RFC 3339, UTC).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

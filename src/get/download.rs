@@ -48,7 +48,7 @@ pub(super) async fn download_all(
                 store
                     .head(&t.bucket, &t.key)
                     .await
-                    .map_err(|e| anyhow!("{}: {e}", t.uri()))
+                    .map_err(anyhow::Error::from)
             }
         })
         .buffered(16)

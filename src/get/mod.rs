@@ -18,16 +18,17 @@ use anyhow::{anyhow, bail, Context};
 use clap::Args;
 
 use crate::config::{self, Overrides};
-use crate::setup;
 
 mod download;
+mod mounted;
 mod progress;
 mod sources;
 mod xattr;
 
+pub(crate) use crate::mounts::mastfs_mount_points;
 use download::{download_all, Options};
 pub(crate) use progress::Progress;
-pub(crate) use sources::{mastfs_mount_points, resolve_source, Target};
+pub(crate) use sources::{resolve_source, Target};
 
 /// The extended attribute of view files that names their object.
 pub const S3_URI_XATTR: &str = "user.mast.s3_uri";
@@ -108,14 +109,19 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (store, _counters) = setup::build_store(&cfg).await?;
+        let mut routes = mounted::BucketRoutes::default();
         let mut targets = Vec::new();
         let mut any_view = false;
         for source in sources {
             let resolved = resolve_source(source, &cfg).await?;
+            let settings = mounted::settings_of(source)?;
+            for t in &resolved.targets {
+                routes.add(&t.bucket, settings.clone(), source)?;
+            }
             any_view |= resolved.is_view;
             targets.extend(resolved.targets);
         }
+        let store = routes.store(&cfg).await?;
         if targets.is_empty() {
             bail!("nothing to download: the view(s) have no files in the cloud");
         }

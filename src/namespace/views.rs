@@ -107,6 +107,22 @@ pub enum ViewEntry {
     Folder,
 }
 
+/// Why a resolved view lists no files, in the words of its resolution summary.
+fn empty_reason(listing: &ViewListing) -> String {
+    if listing.products == 0 {
+        return "MAST found no products for these criteria and product filters".into();
+    }
+    let mut reason = format!(
+        "{} product(s) matched, none is a file here ({} duplicate(s), {} not in the cloud)",
+        listing.products, listing.duplicates, listing.not_in_cloud
+    );
+    if !listing.summary.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&listing.summary.join(" "));
+    }
+    reason
+}
+
 /// Why a view cannot be listed now.
 #[derive(Clone, Debug)]
 pub struct ViewError {
@@ -122,6 +138,8 @@ pub struct ViewStatus {
     pub entries: usize,
     pub resolving: bool,
     pub last_error: Option<String>,
+    /// Why a resolved view has no files (MAST's summary of the resolution).
+    pub empty_reason: Option<String>,
 }
 
 type Resolving = Shared<BoxFuture<'static, Result<Arc<ViewListing>, String>>>;
@@ -199,6 +217,10 @@ impl Views {
                         .map_or(0, |c| c.files.len()),
                     resolving: s.is_some_and(|s| s.resolving.is_some()),
                     last_error: s.and_then(|s| s.last_error.clone()),
+                    empty_reason: s
+                        .and_then(|s| s.current.as_ref())
+                        .filter(|c| c.files.is_empty())
+                        .map(|c| empty_reason(c)),
                 }
             })
             .collect()

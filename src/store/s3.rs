@@ -23,6 +23,7 @@ use bytes::Bytes;
 use tokio::sync::Semaphore;
 
 use super::pool::{BufferPool, DEFAULT_POOL_BOUND};
+use super::sdk_error;
 use super::{ListPage, ObjectMeta, ObjectStore, StoreCounters, StoreError, StoreErrorKind};
 
 /// How to reach S3 and how patient to be.
@@ -72,6 +73,8 @@ pub struct S3Store {
     attempt_timeout: Duration,
     /// Block buffers, recycled once the cache and every reader are done with them.
     buffers: Arc<BufferPool>,
+    /// Where requests go, as error messages name it.
+    endpoint: String,
 }
 
 /// The outcome of one failed attempt: try again, or give up now.
@@ -127,6 +130,10 @@ impl S3Store {
             max_attempts: opts.max_attempts.max(1),
             attempt_timeout: opts.attempt_timeout,
             buffers,
+            endpoint: match &opts.endpoint_url {
+                Some(url) => url.clone(),
+                None => format!("AWS S3 ({})", opts.region),
+            },
         })
     }
 
@@ -238,19 +245,26 @@ fn build_http_client(
 }
 
 /// Sorts an SDK failure into retry-or-not and the kind the filesystem maps to an errno.
-fn classify<E>(err: SdkError<E>, bucket: &str, key: &str, signed: bool) -> AttemptError
+fn classify<E>(
+    err: SdkError<E>,
+    endpoint: &str,
+    bucket: &str,
+    key: &str,
+    signed: bool,
+) -> AttemptError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
+    let ids = err
+        .raw_response()
+        .map(|r| sdk_error::request_ids(r.headers()))
+        .unwrap_or_default();
     let code = err.code().map(str::to_string);
     let detail = match (&status, &code) {
-        (Some(s), Some(c)) => format!("HTTP {s} {c}"),
-        (Some(s), None) => format!("HTTP {s}"),
-        _ => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(&err)
-        ),
+        (Some(s), Some(c)) => format!("HTTP {s} {c}{ids}"),
+        (Some(s), None) => format!("HTTP {s}{ids}"),
+        _ => sdk_error::describe(&err, endpoint),
     };
     let make = |kind| StoreError::new(kind, bucket, key, detail.clone());
     match status {
@@ -357,7 +371,7 @@ impl ObjectStore for S3Store {
                     .set_continuation_token(continuation)
                     .send()
                     .await
-                    .map_err(|e| classify(e, bucket, prefix, signed))?;
+                    .map_err(|e| classify(e, &self.endpoint, bucket, prefix, signed))?;
                 // Keys come URL-encoded when the server says so (XML 1.0 cannot carry every
                 // character a key may hold); a server that ignores the request sends them raw.
                 let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
@@ -416,7 +430,7 @@ impl ObjectStore for S3Store {
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| classify(e, bucket, key, signed))?;
+                .map_err(|e| classify(e, &self.endpoint, bucket, key, signed))?;
             Ok(ObjectMeta {
                 key: key.to_string(),
                 size: out.content_length().unwrap_or(0).max(0) as u64,
@@ -454,7 +468,7 @@ impl ObjectStore for S3Store {
                 let out = req
                     .send()
                     .await
-                    .map_err(|e| classify(e, bucket, key, signed))?;
+                    .map_err(|e| classify(e, &self.endpoint, bucket, key, signed))?;
                 if !etag.is_empty() {
                     if let Some(got) = out.e_tag() {
                         if got != etag {

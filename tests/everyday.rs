@@ -1,0 +1,250 @@
+//! Everyday use from a second shell: commands that find a mount's daemon from the mount
+//! point alone, `get` of mounted files with the mount's S3 settings, and messages a person
+//! can act on (no SDK dumps, no doubled prefixes, no colour codes in files, a daemon log
+//! that goes somewhere).
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+use support::*;
+
+const KEY: &str = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
+
+/// `mastfs ARGS` as a second shell of the same user runs it: another runtime folder, or
+/// none at all.
+fn second_shell(home: &Path, runtime_dir: Option<&Path>, args: &[&str]) -> Output {
+    let mut cmd = mastfs_command(home);
+    match runtime_dir {
+        Some(dir) => cmd.env("XDG_RUNTIME_DIR", dir),
+        None => cmd.env_remove("XDG_RUNTIME_DIR"),
+    };
+    cmd.args(args).output().expect("run mastfs")
+}
+
+#[test]
+fn stats_views_and_drop_caches_reach_a_mount_from_another_shell() {
+    let s3 = public_server();
+    s3.put_object("stpubdata", KEY, pseudo_random(10_000, 1));
+    let mast = MastStandin::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_seed_view_config(dir.path(), "drz");
+    let m = Mount::start(
+        &s3.endpoint_url(),
+        &[
+            "--config",
+            cfg.to_str().unwrap(),
+            "--mast-url",
+            &mast.base_url(),
+        ],
+    );
+    let mountpoint = m.mountpoint.to_str().unwrap().to_string();
+    let elsewhere = dir.path().join("other-runtime");
+    std::fs::create_dir(&elsewhere).unwrap();
+    // The view resolves on first listing (one of its two products is in this bucket).
+    let _ = names_in(&m.path("views/drz"));
+
+    for runtime in [Some(elsewhere.as_path()), None] {
+        let stats = second_shell(dir.path(), runtime, &["stats", &mountpoint]);
+        assert!(
+            stats.status.success(),
+            "stats with XDG_RUNTIME_DIR={runtime:?} (mount made with another): {}",
+            text(&stats)
+        );
+        let json: serde_json::Value = serde_json::from_slice(&stats.stdout)
+            .unwrap_or_else(|e| panic!("stats is not JSON ({e}): {}", text(&stats)));
+        assert!(json.is_object(), "stats: {json}");
+
+        let drop = second_shell(dir.path(), runtime, &["drop-caches", &mountpoint]);
+        assert!(drop.status.success(), "drop-caches: {}", text(&drop));
+
+        // A path inside the mount finds it too.
+        let inside = m.path("views");
+        let status = second_shell(
+            dir.path(),
+            runtime,
+            &["views", "status", inside.to_str().unwrap()],
+        );
+        assert!(status.status.success(), "views status: {}", text(&status));
+        let table = String::from_utf8_lossy(&status.stdout);
+        let lines: Vec<&str> = table.lines().collect();
+        assert!(
+            lines.len() >= 2
+                && lines[0].starts_with("NAME")
+                && lines[1].starts_with("drz")
+                && lines[1].contains("resolved"),
+            "expected a table with a header and the row of view drz, got:\n{table}"
+        );
+        assert!(!table.contains('{'), "the table has no JSON:\n{table}");
+
+        let json = second_shell(
+            dir.path(),
+            runtime,
+            &["views", "status", "--json", &mountpoint],
+        );
+        assert!(
+            json.status.success(),
+            "views status --json: {}",
+            text(&json)
+        );
+        let views: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+        let resolved_at = views[0]["resolved_at"].as_str().unwrap_or_default();
+        assert!(
+            resolved_at.len() == 20 && resolved_at.ends_with('Z') && resolved_at.contains('T'),
+            "expected an RFC 3339 UTC time, got {:?} in {views}",
+            views[0]["resolved_at"]
+        );
+        assert_eq!(views[0]["entries"], 1, "{views}");
+
+        let refresh = second_shell(
+            dir.path(),
+            runtime,
+            &["views", "refresh", &mountpoint, "drz"],
+        );
+        assert!(
+            refresh.status.success(),
+            "views refresh: {}",
+            text(&refresh)
+        );
+    }
+
+    let not_mounted = second_shell(dir.path(), None, &["stats", dir.path().to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&not_mounted.stderr);
+    assert!(
+        !not_mounted.status.success() && err.contains("is not a mastfs mount"),
+        "stats of a folder that is no mount: {}",
+        text(&not_mounted)
+    );
+}
+
+#[test]
+fn get_of_a_mounted_file_uses_the_mounts_endpoint() {
+    let s3 = public_server();
+    let data = pseudo_random(600_000, 2);
+    s3.put_object("stpubdata", KEY, data.clone());
+    let m = Mount::start(&s3.endpoint_url(), &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("out.fits");
+    // No --endpoint-url: without the mount's settings this would go to AWS.
+    let out = mastfs_command(dir.path())
+        .args(["get", "--no-progress"])
+        .arg(m.path(&format!("stpubdata/{KEY}")))
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "get of a file under a mount made with --endpoint-url: {}",
+        text(&out)
+    );
+    assert_eq!(
+        std::fs::read(&dest).ok().map(|d| d == data),
+        Some(true),
+        "{} has the object's bytes",
+        dest.display()
+    );
+}
+
+#[test]
+fn connection_failures_name_the_endpoint_in_one_readable_line() {
+    let dir = tempfile::tempdir().unwrap();
+    // A port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let uri = format!("s3://stpubdata/{KEY}");
+    let out = mastfs_command(dir.path())
+        .args(["get", "--no-progress", &uri])
+        .arg(dir.path().join("x.fits"))
+        .args(["--endpoint-url", &endpoint, "--force-path-style"])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "get should fail: {}", text(&out));
+    for bad in ["{", "DispatchFailure", "ConnectorError", "mastfs: mastfs:"] {
+        assert!(!err.contains(bad), "the message contains {bad:?}:\n{err}");
+    }
+    assert!(
+        err.contains(&endpoint) && err.contains("cannot connect"),
+        "the message names the endpoint and says what failed:\n{err}"
+    );
+    assert_eq!(err.matches(&uri).count(), 1, "the URI is said once:\n{err}");
+}
+
+#[test]
+fn logs_written_to_files_have_no_colour_codes() {
+    let s3 = public_server();
+    let m = Mount::start(&s3.endpoint_url(), &["-v"]);
+    let _ = std::fs::read_dir(m.path("stpubdata"));
+    let log = m.log_text();
+    assert!(
+        log.contains("mounted"),
+        "the log has the mount line:\n{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes were written into a file:\n{log:?}"
+    );
+}
+
+/// A mount point unmounted (lazily) on drop, for daemonized mounts.
+struct Unmount<'a>(&'a Path);
+
+impl Drop for Unmount<'_> {
+    fn drop(&mut self) {
+        if is_mounted(self.0) {
+            let _ = Command::new("umount").arg("-l").arg(self.0).status();
+        }
+    }
+}
+
+#[test]
+fn a_daemonized_mount_reports_one_prefix_and_logs_without_a_system_log() {
+    let s3 = public_server();
+    let mast = MastStandin::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mountpoint = dir.path().join("mnt");
+    std::fs::create_dir(&mountpoint).unwrap();
+    let _guard = Unmount(&mountpoint);
+    let state = dir.path().join("state");
+    let daemon = |extra: &[&str]| {
+        mastfs_command(dir.path())
+            .arg("mount")
+            .arg(&mountpoint)
+            .args(["--endpoint-url", &s3.endpoint_url(), "--force-path-style"])
+            .args(["--mast-url", &mast.base_url()])
+            .args(extra)
+            .env("MASTFS_SYSLOG_SOCKET", dir.path().join("no-such-syslog"))
+            .env("XDG_STATE_HOME", &state)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+
+    let bad = daemon(&["--view", "bad obs_colection=HST"]);
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        !bad.status.success(),
+        "a bad view must fail: {}",
+        text(&bad)
+    );
+    assert!(
+        err.contains("obs_colection") && !err.contains("mastfs: mastfs:"),
+        "one 'mastfs:' prefix and the reason:\n{err}"
+    );
+
+    let good = daemon(&["-v"]);
+    assert!(good.status.success(), "mount: {}", text(&good));
+    let log = state.join("mastfs/mastfs.log");
+    let err = String::from_utf8_lossy(&good.stderr);
+    assert!(
+        err.contains(log.to_str().unwrap()),
+        "the mount says where it logs without a system log:\n{err}"
+    );
+    let _ = std::fs::read_dir(mountpoint.join("stpubdata"));
+    wait_until("the daemon's log file to fill", || {
+        std::fs::read_to_string(&log).is_ok_and(|t| t.contains("mounted"))
+    });
+}
