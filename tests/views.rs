@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
+use mastfs_mast_standin::SEED_DRZ_SIZE;
 use support::*;
 
 const VIEW: &str = "hst-12062-f606w-drz";
@@ -132,6 +133,7 @@ fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
         "dataURI",
         "s3_uri",
         "productFilename",
+        "s3_size",
         "size",
         "productSubGroupDescription",
     ] {
@@ -143,7 +145,7 @@ fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
     assert_eq!(manifest.lines().count(), 3, "manifest rows:\n{manifest}");
     if let Some(python) = venv_python() {
         let out = Command::new(python)
-            .args(["-c", "import sys; from astropy.table import Table; t = Table.read(sys.argv[1], format='ascii.csv'); print(len(t), sorted(str(n) for n in t['productFilename']), [int(s) for s in t['size']])"])
+            .args(["-c", "import sys; from astropy.table import Table; t = Table.read(sys.argv[1], format='ascii.csv'); print(len(t), sorted(str(n) for n in t['productFilename']), [int(s) for s in t['s3_size']], [int(s) for s in t['size']])"])
             .arg(dir.join(".manifest.csv"))
             .output()
             .unwrap();
@@ -155,8 +157,8 @@ fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
         );
         assert_eq!(
             text.trim(),
-            "2 ['jbeveo010_drz.fits', 'jbevet010_drz.fits'] [3000123, 1234567]",
-            "astropy's reading of the manifest"
+            format!("2 ['jbeveo010_drz.fits', 'jbevet010_drz.fits'] [3000123, 1234567] [{SEED_DRZ_SIZE}, {SEED_DRZ_SIZE}]"),
+            "astropy's reading of the manifest: s3_size from S3, size from MAST"
         );
     } else {
         tool_available(

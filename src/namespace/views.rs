@@ -541,7 +541,9 @@ pub fn disambiguate(files: &mut [ViewFile]) {
 }
 
 /// The manifest: one row per file, the view's own columns first, then every product column;
-/// then one row per product left out of the directory, with its reason in `status`.
+/// then one row per product left out of the directory, with its reason in `status`. Each
+/// column has one meaning: `s3_size` is the object's size in S3 (what the file holds; empty
+/// for products without an object), `size` is MAST's product column, as astroquery shows it.
 fn manifest_csv(
     files: &[ViewFile],
     unlisted: &[(&ResolvedProduct, &str)],
@@ -553,7 +555,7 @@ fn manifest_csv(
         .filter(|c| {
             !matches!(
                 c.as_str(),
-                "obsID" | "obs_id" | "dataURI" | "productFilename" | "size"
+                "obsID" | "obs_id" | "dataURI" | "productFilename"
             )
         })
         .collect();
@@ -566,7 +568,7 @@ fn manifest_csv(
         "obs_id",
         "dataURI",
         "s3_uri",
-        "size",
+        "s3_size",
     ];
     header.extend(extra.iter().map(|s| s.as_str()));
     push_row(&mut out, header.iter().map(|s| s.to_string()));
@@ -612,7 +614,7 @@ fn manifest_csv(
             p.obs_id.clone(),
             p.data_uri.clone(),
             p.cloud.as_ref().map(|c| c.s3_uri()).unwrap_or_default(),
-            p.size.map(|s| s.to_string()).unwrap_or_default(),
+            String::new(),
         ];
         for col in &extra {
             cells.push(p.row.get(col.as_str()).map(cell).unwrap_or_default());
