@@ -248,3 +248,63 @@ fn a_daemonized_mount_reports_one_prefix_and_logs_without_a_system_log() {
         std::fs::read_to_string(&log).is_ok_and(|t| t.contains("mounted"))
     });
 }
+
+#[test]
+fn debug_logs_name_each_s3_request() {
+    let s3 = public_server();
+    s3.put_object("stpubdata", KEY, pseudo_random(300_000, 3));
+    let m = Mount::start_with(&s3.endpoint_url(), &["-vv"], |cmd| {
+        cmd.env_remove("RUST_LOG");
+    });
+    let bytes = std::fs::read(m.path(&format!("stpubdata/{KEY}"))).unwrap();
+    assert_eq!(bytes.len(), 300_000);
+    let log = m.log_text();
+    let get_line = log
+        .lines()
+        .find(|l| l.contains("S3 GET") && l.contains(KEY))
+        .unwrap_or_else(|| panic!("no 'S3 GET' line naming {KEY} at -vv:\n{log}"));
+    assert!(
+        get_line.contains("stpubdata") && get_line.contains("range"),
+        "the GET line names bucket and range: {get_line}"
+    );
+    assert!(
+        log.lines().any(|l| l.contains("S3 LIST")),
+        "no 'S3 LIST' line at -vv:\n{log}"
+    );
+}
+
+/// The demo is run by people who copy its hints: every tool a hint uses is installed by the
+/// demo, it shows cargo's progress, and it does not pin the control socket to its own
+/// environment.
+#[test]
+fn demo_installs_what_its_hints_use_and_shows_build_progress() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let demo = std::fs::read_to_string(root.join("scripts/demo.sh")).unwrap();
+    let deps = std::fs::read_to_string(root.join("scripts/system-deps.sh")).unwrap();
+    let always = deps
+        .lines()
+        .find(|l| l.starts_with("want=("))
+        .unwrap_or_default();
+    if demo.contains("getfattr") {
+        assert!(
+            always.split(['(', ')', ' ']).any(|p| p == "attr"),
+            "the demo shows getfattr but system-deps.sh installs attr only with --clients: {always}"
+        );
+    }
+    let build = demo
+        .lines()
+        .find(|l| l.trim_start().starts_with("cargo build"))
+        .unwrap_or_default();
+    assert!(
+        !build.contains("--quiet") && !build.contains(" -q"),
+        "the demo's build hides its progress: {build}"
+    );
+    assert!(
+        !demo.contains("XDG_RUNTIME_DIR"),
+        "the demo sets XDG_RUNTIME_DIR, which a second shell does not have"
+    );
+    assert!(
+        demo.contains("export PATH=") || demo.contains("install.sh"),
+        "the demo does not say how to call mastfs afterwards"
+    );
+}

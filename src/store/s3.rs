@@ -18,6 +18,7 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::Region;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
@@ -372,6 +373,12 @@ impl ObjectStore for S3Store {
                     .send()
                     .await
                     .map_err(|e| classify(e, &self.endpoint, bucket, prefix, signed))?;
+                tracing::debug!(
+                    bucket,
+                    prefix,
+                    request_id = out.request_id().unwrap_or("-"),
+                    "S3 LIST"
+                );
                 // Keys come URL-encoded when the server says so (XML 1.0 cannot carry every
                 // character a key may hold); a server that ignores the request sends them raw.
                 let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
@@ -431,6 +438,12 @@ impl ObjectStore for S3Store {
                 .send()
                 .await
                 .map_err(|e| classify(e, &self.endpoint, bucket, key, signed))?;
+            tracing::debug!(
+                bucket,
+                key,
+                request_id = out.request_id().unwrap_or("-"),
+                "S3 HEAD"
+            );
             Ok(ObjectMeta {
                 key: key.to_string(),
                 size: out.content_length().unwrap_or(0).max(0) as u64,
@@ -484,6 +497,13 @@ impl ObjectStore for S3Store {
                 // A server that ignores Range answers 200 with the whole object: the bytes we
                 // want are still in it, at their absolute offsets. Either way only the wanted
                 // bytes are kept, in one buffer of their size (never a slice of a bigger body).
+                tracing::debug!(
+                    bucket,
+                    key,
+                    range = %format_args!("{}-{}", range.start, range.end - 1),
+                    request_id = out.request_id().unwrap_or("-"),
+                    "S3 GET"
+                );
                 let ranged = out.content_range().is_some();
                 if let Some(answered) = out.content_range() {
                     if !answered.starts_with(&format!("bytes {}-", range.start)) {
