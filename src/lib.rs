@@ -1,6 +1,6 @@
 //! mastfs: astronomy archive data in S3, mounted as a read-only directory tree.
 //!
-//! The crate is layered as `../shared/docs/architecture.md` describes: `store` talks to S3,
+//! The crate is layered as `docs/architecture.md` describes: `store` talks to S3,
 //! `cache` turns reads into cached blocks, `namespace` decides what the tree contains,
 //! `fs` is the filesystem core (inodes, handles, errnos), `fuse` adapts it to the kernel, and
 //! `mount` owns the lifecycle. `config` and `cli` turn flags, environment and files into one

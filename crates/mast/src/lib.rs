@@ -1,6 +1,6 @@
 //! mastfs-mast: a client of the MAST portal API that turns a view's criteria into the list
 //! of products and their `s3://stpubdata/...` locations, request for request the way
-//! astroquery's `Observations.get_cloud_uris` does (see /work/shared/docs/mast-api.md),
+//! astroquery's `Observations.get_cloud_uris` does (see `docs/mast-protocol.md` at the repository root),
 //! with timeouts, retries, a response-size cap and validation added.
 //!
 //! Typical use:
