@@ -308,3 +308,42 @@ fn demo_installs_what_its_hints_use_and_shows_build_progress() {
         "the demo does not say how to call mastfs afterwards"
     );
 }
+
+/// A clone holds the repository only: the README, docs/ and crate READMEs link to files in
+/// it, and nothing names the folders the project was written next to.
+#[test]
+fn documents_link_only_inside_the_repository() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut documents = vec![
+        root.join("README.md"),
+        root.join("crates/mast/README.md"),
+        root.join("src/lib.rs"),
+        root.join("crates/mast/src/lib.rs"),
+    ];
+    for entry in std::fs::read_dir(root.join("docs")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            documents.push(path);
+        }
+    }
+    let mut problems = Vec::new();
+    for doc in &documents {
+        let text = std::fs::read_to_string(doc).unwrap();
+        for outside in ["../shared/", "/work/shared"] {
+            if text.contains(outside) {
+                problems.push(format!("{} names {outside}", doc.display()));
+            }
+        }
+        for target in text.split("](").skip(1).filter_map(|t| t.split(')').next()) {
+            let target = target.split('#').next().unwrap_or_default();
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let resolved = doc.parent().unwrap().join(target);
+            if !resolved.exists() {
+                problems.push(format!("{} links to missing {target}", doc.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
