@@ -102,10 +102,16 @@ pub struct QueryArgs {
     /// `calib_level=2..3`, `mrp_only=true`, `extension=fits`.
     #[arg(long, num_args = 1.., value_name = "FILTER")]
     pub products: Vec<String>,
-    /// Print only the s3:// URIs, one per line (for pipes).
+    /// What to print on stdout: the product table as astropy prints it (`table`, read back
+    /// by `astropy.io.ascii` as fixed_width_two_line), `csv`, `ecsv` (types kept),
+    /// `votable`, `json` (the whole resolution; stable, see the README), or `uris` (one
+    /// s3:// URI per line). Default: the table, then the URIs.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with_all = ["uris", "json"])]
+    pub format: Option<QueryFormat>,
+    /// Print only the s3:// URIs, one per line (= --format uris).
     #[arg(long, conflicts_with = "json")]
     pub uris: bool,
-    /// Print everything as JSON.
+    /// Print everything as JSON (= --format json).
     #[arg(long)]
     pub json: bool,
     /// Config file (for [mast] url and the like).
@@ -114,6 +120,17 @@ pub struct QueryArgs {
     /// MAST base URL [env: MASTFS_MAST_URL] [default: https://mast.stsci.edu].
     #[arg(long, value_name = "URL")]
     pub mast_url: Option<String>,
+}
+
+/// Output formats of `mastfs query`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Csv,
+    Ecsv,
+    Votable,
+    Json,
+    Uris,
 }
 
 #[derive(Debug, Subcommand)]

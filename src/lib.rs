@@ -26,5 +26,6 @@ pub mod setup;
 pub mod stats;
 pub mod store;
 pub mod syslog;
+pub mod tables;
 pub mod view_status;
 pub mod warm;
