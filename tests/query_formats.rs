@@ -123,3 +123,101 @@ fn every_format_reads_back_with_its_columns() {
         }
     }
 }
+
+/// `mastfs query ARGS --format uris` against the stand-in: (success, stdout, stderr).
+fn query_uris(mast: &MastStandin, home: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = mastfs_command(home)
+        .arg("query")
+        .args(args)
+        .args(["--format", "uris", "--mast-url", &mast.base_url()])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The `params.position` of the last `Mast.Caom.Filtered.Position` request, if any.
+fn last_position(mast: &MastStandin) -> Option<String> {
+    mast.requests()
+        .iter()
+        .rev()
+        .filter_map(|r| r.invoke.as_ref())
+        .find(|i| i.service == "Mast.Caom.Filtered.Position")
+        .and_then(|i| {
+            i.params
+                .get("position")
+                .and_then(|p| p.as_str())
+                .map(str::to_string)
+        })
+}
+
+#[test]
+fn positional_criteria_search_a_cone_around_coordinates_or_a_resolved_name() {
+    let mast = MastStandin::start().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let seed = &SEED[..5];
+
+    // Around the seed observations (s_ra 53.1, s_dec -27.8): the seed products.
+    let mut args = seed.to_vec();
+    args.extend([
+        "coordinates=53.1 -27.8",
+        "radius=6 arcmin",
+        "--products",
+        "productSubGroupDescription=DRZ",
+    ]);
+    let (ok, uris, err) = query_uris(&mast, home.path(), &args);
+    assert!(ok, "coordinates query failed: {err}");
+    assert_eq!(
+        uris.lines().count(),
+        2,
+        "the two seed DRZ files:\n{uris}\n{err}"
+    );
+    assert_eq!(last_position(&mast).as_deref(), Some("53.1, -27.8, 0.1"));
+
+    // M101, resolved by the name resolver: far from them, so nothing.
+    let mut args = seed.to_vec();
+    args.push("objectname=M101");
+    let (ok, uris, err) = query_uris(&mast, home.path(), &args);
+    assert!(ok, "objectname query failed: {err}");
+    assert!(uris.is_empty(), "nothing near M101 in the seed:\n{uris}");
+    let resolver = mast
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/Santa-war/query")
+        .expect("the name resolver was asked");
+    assert!(
+        resolver
+            .query
+            .as_deref()
+            .unwrap_or_default()
+            .contains("name=M101"),
+        "resolver query: {:?}",
+        resolver.query
+    );
+    let position = last_position(&mast).unwrap_or_default();
+    assert!(
+        position.starts_with("210.80") && position.ends_with(", 0.2"),
+        "M101's coordinates and the default radius, got {position:?}"
+    );
+
+    // object_name (astroquery's other spelling) of an unknown object: a message.
+    let mut args = seed.to_vec();
+    args.push("object_name=No Such Object");
+    let (ok, _, err) = query_uris(&mast, home.path(), &args);
+    assert!(
+        !ok && err.contains("does not know 'No Such Object'"),
+        "unknown name: {err}"
+    );
+
+    // Both a name and coordinates: refused before any request.
+    let mut args = seed.to_vec();
+    args.extend(["objectname=M101", "coordinates=1 2"]);
+    let (ok, _, err) = query_uris(&mast, home.path(), &args);
+    assert!(
+        !ok && err.contains("not both"),
+        "name and coordinates: {err}"
+    );
+}
