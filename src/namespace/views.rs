@@ -23,6 +23,8 @@ use crate::store::{ObjectMeta, ObjectStore, StoreErrorKind};
 
 /// The name of the manifest file in every view directory.
 pub const MANIFEST_NAME: &str = ".manifest.csv";
+/// The manifest as ECSV (column types kept), beside the CSV.
+pub const MANIFEST_ECSV_NAME: &str = ".manifest.ecsv";
 
 /// A view as configured, with its query parsed and validated.
 #[derive(Clone, Debug)]
@@ -70,7 +72,12 @@ impl ViewFile {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ViewListing {
     pub files: Vec<ViewFile>,
+    /// `.manifest.csv`.
     pub manifest: String,
+    /// `.manifest.ecsv`: the same table with its column types (empty in listings persisted
+    /// before it existed, until their next refresh).
+    #[serde(default)]
+    pub manifest_ecsv: String,
     pub resolved_at: SystemTime,
     pub products: usize,
     pub duplicates: usize,
@@ -449,8 +456,10 @@ impl Views {
         if not_in_cloud > 0 {
             tracing::info!(view = %def.name, not_in_cloud, "products without a readable cloud copy were left out");
         }
+        let (manifest, manifest_ecsv) = manifest_tables(&files, &unlisted, resolution);
         Ok(ViewListing {
-            manifest: manifest_csv(&files, &unlisted, resolution),
+            manifest,
+            manifest_ecsv,
             files,
             resolved_at: SystemTime::now(),
             products: resolution.products.len(),
@@ -544,23 +553,14 @@ pub fn disambiguate(files: &mut [ViewFile]) {
 /// then one row per product left out of the directory, with its reason in `status`. Each
 /// column has one meaning: `s3_size` is the object's size in S3 (what the file holds; empty
 /// for products without an object), `size` is MAST's product column, as astroquery shows it.
-fn manifest_csv(
+/// Written as CSV and as ECSV (the same table with its column types).
+fn manifest_tables(
     files: &[ViewFile],
     unlisted: &[(&ResolvedProduct, &str)],
     resolution: &Resolution,
-) -> String {
-    let extra: Vec<&String> = resolution
-        .columns
-        .iter()
-        .filter(|c| {
-            !matches!(
-                c.as_str(),
-                "obsID" | "obs_id" | "dataURI" | "productFilename"
-            )
-        })
-        .collect();
-    let mut out = String::new();
-    let mut header = vec![
+) -> (String, String) {
+    use serde_json::Value;
+    let own = [
         "file",
         "status",
         "productFilename",
@@ -570,80 +570,72 @@ fn manifest_csv(
         "s3_uri",
         "s3_size",
     ];
-    header.extend(extra.iter().map(|s| s.as_str()));
-    push_row(&mut out, header.iter().map(|s| s.to_string()));
-    let rows: HashMap<&str, &ResolvedProduct> = resolution
+    let extra: Vec<&String> = resolution
+        .columns
+        .iter()
+        .filter(|c| !own.contains(&c.as_str()))
+        .collect();
+    let mut columns: Vec<String> = own.iter().map(|c| c.to_string()).collect();
+    columns.extend(extra.iter().map(|c| c.to_string()));
+    let products: HashMap<&str, &ResolvedProduct> = resolution
         .products
         .iter()
         .map(|p| (p.data_uri.as_str(), p))
         .collect();
+    let text = |s: &str| Value::String(s.to_string());
+    let row = |cells: [Value; 8], product: Option<&ResolvedProduct>| {
+        let mut row: serde_json::Map<String, Value> =
+            own.iter().map(|c| c.to_string()).zip(cells).collect();
+        for col in &extra {
+            let value = product
+                .and_then(|p| p.row.get(col.as_str()))
+                .cloned()
+                .unwrap_or(Value::Null);
+            row.insert(col.to_string(), value);
+        }
+        row
+    };
+    let mut rows = Vec::new();
     for f in files {
-        let product = rows.get(f.data_uri.as_str());
+        let product = products.get(f.data_uri.as_str()).copied();
         let file = match &f.folder {
             Some(sub) => format!("{sub}/{}", f.name),
             None => f.name.clone(),
         };
-        let mut cells = vec![
-            file,
-            "listed".to_string(),
-            product
-                .map(|p| p.product_filename.clone())
-                .unwrap_or_default(),
-            f.obsid.clone(),
-            f.obs_id.clone(),
-            f.data_uri.clone(),
-            f.s3_uri(),
-            f.size.to_string(),
-        ];
-        for col in &extra {
-            cells.push(
-                product
-                    .and_then(|p| p.row.get(col.as_str()))
-                    .map(cell)
-                    .unwrap_or_default(),
-            );
-        }
-        push_row(&mut out, cells.into_iter());
+        rows.push(row(
+            [
+                text(&file),
+                text("listed"),
+                product.map_or(Value::Null, |p| text(&p.product_filename)),
+                text(&f.obsid),
+                text(&f.obs_id),
+                text(&f.data_uri),
+                text(&f.s3_uri()),
+                Value::from(f.size),
+            ],
+            product,
+        ));
     }
     for (p, status) in unlisted {
-        let mut cells = vec![
-            String::new(),
-            status.to_string(),
-            p.product_filename.clone(),
-            p.obsid.clone(),
-            p.obs_id.clone(),
-            p.data_uri.clone(),
-            p.cloud.as_ref().map(|c| c.s3_uri()).unwrap_or_default(),
-            String::new(),
-        ];
-        for col in &extra {
-            cells.push(p.row.get(col.as_str()).map(cell).unwrap_or_default());
-        }
-        push_row(&mut out, cells.into_iter());
+        rows.push(row(
+            [
+                Value::Null,
+                text(status),
+                text(&p.product_filename),
+                text(&p.obsid),
+                text(&p.obs_id),
+                text(&p.data_uri),
+                p.cloud.as_ref().map_or(Value::Null, |c| text(&c.s3_uri())),
+                Value::Null,
+            ],
+            Some(p),
+        ));
     }
-    out
-}
-
-fn cell(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
-    let quoted: Vec<String> = cells
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c
-            }
-        })
-        .collect();
-    out.push_str(&quoted.join(","));
-    out.push('\n');
+    let table = crate::tables::Table {
+        columns,
+        rows: &rows,
+    };
+    (table.csv(), table.ecsv())
 }
 
 /// The manifest's bytes (for the virtual file).

@@ -428,9 +428,18 @@ mod tests {
     #[test]
     fn parse_errors() {
         let cases: Vec<(Vec<&str>, &str)> = vec![
-            (vec![], "At least one non-positional criterion must be supplied."),
-            (vec!["radius=0.2"], "radius needs coordinates or objectname to search around"),
-            (vec!["a=1", "A=2"], "criterion 'A' is given more than once; put all its values in one list (key=a,b)"),
+            (
+                vec![],
+                "At least one non-positional criterion must be supplied.",
+            ),
+            (
+                vec!["radius=0.2"],
+                "radius needs coordinates or objectname to search around",
+            ),
+            (
+                vec!["a=1", "A=2"],
+                "criterion 'A' is given more than once; put all its values in one list (key=a,b)",
+            ),
             (vec!["a= , "], "'a' has an empty value"),
         ];
         for (list, want) in cases {
