@@ -385,7 +385,7 @@ fn sighup_drops_cached_listings_and_refreshes_views() {
     });
     assert_eq!(
         names_in(&m.path("views/drz")).len(),
-        3,
+        4,
         "the last listing is kept after a failed refresh"
     );
     let status = m
