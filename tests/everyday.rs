@@ -347,3 +347,79 @@ fn documents_link_only_inside_the_repository() {
     }
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[test]
+fn get_of_a_view_in_astroquerys_layout_writes_a_download_manifest() {
+    let s3 = public_server();
+    let data = pseudo_random(200_000, 4);
+    s3.put_object("stpubdata", KEY, data.clone());
+    s3.put_object(
+        "stpubdata",
+        "hst/public/jbev/jbevet010/jbevet010_drz.fits",
+        pseudo_random(100_000, 5),
+    );
+    let mast = MastStandin::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = write_seed_view_config(dir.path(), "drz");
+    let dest = dir.path().join("data");
+    let get = || {
+        mastfs_command(dir.path())
+            .args(["get", "--no-progress", "--layout", "mast-download", "drz"])
+            .arg(&dest)
+            .args([
+                "--config",
+                cfg.to_str().unwrap(),
+                "--mast-url",
+                &mast.base_url(),
+            ])
+            .args(["--endpoint-url", &s3.endpoint_url(), "--force-path-style"])
+            .output()
+            .unwrap()
+    };
+    let out = get();
+    assert!(
+        out.status.success(),
+        "get --layout mast-download: {}",
+        text(&out)
+    );
+    let file = dest.join("mastDownload/HST/jbeveo010/jbeveo010_drz.fits");
+    assert_eq!(
+        std::fs::read(&file).ok().map(|d| d == data),
+        Some(true),
+        "{} holds the object",
+        file.display()
+    );
+    let manifest = dest.join("mastDownload/manifest.csv");
+    let statuses = |text: &str| -> Vec<String> {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap_or_default().to_string())
+            .collect()
+    };
+    let first = std::fs::read_to_string(&manifest).unwrap_or_default();
+    assert_eq!(
+        first.lines().next(),
+        Some("Local Path,Status,Message,URL"),
+        "astroquery's columns:\n{first}"
+    );
+    assert_eq!(statuses(&first), ["COMPLETE", "COMPLETE"], "{first}");
+    assert!(first.contains(&format!("s3://stpubdata/{KEY}")), "{first}");
+
+    let again = get();
+    assert!(again.status.success(), "second get: {}", text(&again));
+    let second = std::fs::read_to_string(&manifest).unwrap();
+    assert_eq!(statuses(&second), ["SKIPPED", "SKIPPED"], "{second}");
+    if let Some(python) = venv_python() {
+        let out = Command::new(python)
+            .args(["-c", "import sys; from astropy.table import Table; t = Table.read(sys.argv[1], format='ascii.csv'); print(t.colnames, [str(s) for s in t['Status']])"])
+            .arg(&manifest)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "['Local Path', 'Status', 'Message', 'URL'] ['SKIPPED', 'SKIPPED']",
+            "astropy reads the manifest: {}",
+            text(&out)
+        );
+    }
+}

@@ -20,6 +20,8 @@ use clap::Args;
 use crate::config::{self, Overrides};
 
 mod download;
+mod layout;
+mod manifest;
 mod mounted;
 mod progress;
 mod sources;
@@ -55,9 +57,28 @@ pub struct GetArgs {
     /// Plain progress lines even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Where files of views go in a directory: `flat` (named as in the view's folder) or
+    /// `mast-download` (astroquery's mastDownload/<obs_collection>/<obs_id>/<file>).
+    #[arg(long, value_enum, default_value_t = GetLayout::Flat)]
+    pub layout: GetLayout,
+    /// Write the record of the run here, like astroquery's download_products table (Local
+    /// Path, Status, Message, URL; ECSV for *.ecsv, else CSV) [default with --layout
+    /// mast-download: DIR/mastDownload/manifest.csv].
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
     #[command(flatten)]
     pub settings: SourceSettings,
 }
+
+/// How `get` lays out the files of views in a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetLayout {
+    Flat,
+    MastDownload,
+}
+
+/// The manifest's place under a destination directory in astroquery's layout.
+const DEFAULT_MANIFEST: &str = "mastDownload/manifest.csv";
 
 /// The settings that reach S3 and MAST without a mount (`get`, `warm`): the mount's
 /// configuration, as flags.
@@ -146,7 +167,10 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
             targets
                 .into_iter()
                 .map(|t| {
-                    let path = dest.join(&t.name);
+                    let path = match (&t.mast_download, args.layout) {
+                        (Some(tree), GetLayout::MastDownload) => dest.join(tree),
+                        _ => dest.join(&t.name),
+                    };
                     (t, path)
                 })
                 .collect()
@@ -161,6 +185,19 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
             jobs: args.jobs.max(1),
             part_size,
         };
-        download_all(store, plan, &options, !args.no_progress).await
+        let manifest = args
+            .manifest
+            .clone()
+            .or_else(|| {
+                (into_dir && args.layout == GetLayout::MastDownload)
+                    .then(|| dest.join(DEFAULT_MANIFEST))
+            });
+        let mut reports = Vec::new();
+        let outcome = download_all(store, plan, &options, !args.no_progress, &mut reports).await;
+        if let Some(path) = manifest {
+            manifest::write(&path, &reports)?;
+            eprintln!("mastfs get: manifest in {}", path.display());
+        }
+        outcome
     })
 }

@@ -21,6 +21,9 @@ pub(crate) struct Target {
     pub(crate) key: String,
     /// File name, with a subfolder for view layouts that have one.
     pub(crate) name: PathBuf,
+    /// Where astroquery's `download_products` puts it:
+    /// `mastDownload/<obs_collection>/<obs_id>/<productFilename>` (products of views only).
+    pub(crate) mast_download: Option<PathBuf>,
 }
 
 impl Target {
@@ -80,6 +83,7 @@ fn target_of_uri(rest: &str) -> Option<Target> {
         bucket: bucket.to_string(),
         key: key.to_string(),
         name: PathBuf::from(name),
+        mast_download: None,
     })
 }
 
@@ -169,6 +173,7 @@ async fn resolve_view(name: &str, cfg: &Config) -> anyhow::Result<Vec<Target>> {
         })
         .collect();
     disambiguate(&mut files);
+    let layout = super::layout::MastDownload::of(&resolution);
     Ok(files
         .into_iter()
         .map(|f| Target {
@@ -176,6 +181,7 @@ async fn resolve_view(name: &str, cfg: &Config) -> anyhow::Result<Vec<Target>> {
                 Some(folder) => Path::new(folder).join(&f.name),
                 None => PathBuf::from(&f.name),
             },
+            mast_download: layout.path_of(&f.data_uri),
             bucket: f.bucket,
             key: f.key,
         })
