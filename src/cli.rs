@@ -6,10 +6,20 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
 
+/// `mastfs --version`: the crate version, the git commit and the build date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MASTFS_GIT_COMMIT"),
+    ", built ",
+    env!("MASTFS_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mastfs",
-    version,
+    version = VERSION,
     about = "Mount MAST astronomy archive data in S3 as a read-only directory tree",
     long_about = "mastfs mounts S3 buckets (by default the public MAST bucket stpubdata) as a \
                   read-only directory tree, served through a block cache of ranged GETs, so \

@@ -423,3 +423,33 @@ fn get_of_a_view_in_astroquerys_layout_writes_a_download_manifest() {
         );
     }
 }
+
+#[test]
+fn version_names_the_commit_and_the_build_date() {
+    let out = Command::new(mastfs_bin())
+        .arg("--version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let commit = head.unwrap_or_else(|| "unknown".into());
+    let date = version
+        .rsplit("built ")
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches(')');
+    assert!(
+        version.starts_with(&format!(
+            "mastfs {} ({commit}, built ",
+            env!("CARGO_PKG_VERSION")
+        )) && date.len() == 10
+            && date.as_bytes()[4] == b'-',
+        "expected 'mastfs VERSION ({commit}, built YYYY-MM-DD)', got {version:?}"
+    );
+}
