@@ -70,6 +70,8 @@ pub struct MountS3Settings {
     /// Buckets read with credentials; the others anonymously.
     pub signed_buckets: Vec<String>,
     pub ca_bundle: Option<PathBuf>,
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 impl MountS3Settings {
@@ -85,6 +87,7 @@ impl MountS3Settings {
                 .map(|b| b.name.clone())
                 .collect(),
             ca_bundle: config.s3.ca_bundle.clone(),
+            profile: config.s3.profile.clone(),
         }
     }
 
@@ -94,6 +97,7 @@ impl MountS3Settings {
         config.s3.force_path_style = self.force_path_style;
         config.s3.region = self.region.clone();
         config.s3.ca_bundle = self.ca_bundle.clone();
+        config.s3.profile = self.profile.clone();
         for name in &self.signed_buckets {
             match config.buckets.iter_mut().find(|b| &b.name == name) {
                 Some(b) => b.signed = true,

@@ -18,6 +18,7 @@ pub mod helper_args;
 pub mod logging;
 pub mod metrics;
 pub mod mount;
+pub mod mount_options;
 pub mod mounts;
 pub mod namespace;
 pub mod notify;

@@ -18,9 +18,8 @@ fn main() -> ExitCode {
     };
     let (verbosity, log_format, log_file) = (cli.verbosity(), cli.log_format, cli.log_file);
     let result = match cli.command {
-        Command::Mount(mut args) => {
+        Command::Mount(args) => {
             (|| {
-                args.apply_mount_options().map_err(anyhow::Error::msg)?;
                 let config = config::load(&args.overrides())?;
                 let request = mount::MountRequest {
                 mountpoint: args.mountpoint.clone(),
@@ -40,10 +39,8 @@ fn main() -> ExitCode {
                         .transpose()?,
                 },
             };
-                let verbose = verbosity.saturating_add(args.verbose_option);
-                let log_file = log_file.clone().or(args.log_file_option.clone());
                 mount::run(request, |foreground| {
-                    logging::init(verbose, log_file.as_deref(), foreground, log_format)
+                    logging::init(verbosity, log_file.as_deref(), foreground, log_format)
                 })
             })()
         }

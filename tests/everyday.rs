@@ -453,3 +453,61 @@ fn version_names_the_commit_and_the_build_date() {
         "expected 'mastfs VERSION ({commit}, built YYYY-MM-DD)', got {version:?}"
     );
 }
+
+#[test]
+fn signed_buckets_and_profiles_from_the_command_line() {
+    let s3 = S3Standin::start(ServerOptions {
+        credentials: vec![("AKIAMASTFSTEST".into(), "mastfs-test-secret".into())],
+        ..Default::default()
+    })
+    .unwrap();
+    s3.create_bucket("stpubdata", true);
+    s3.create_bucket("private-sandbox", false);
+    s3.put_object("private-sandbox", "sims/a.asdf", b"#ASDF 1.0.0\n".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let credentials = dir.path().join("credentials");
+    std::fs::write(
+        &credentials,
+        "[science]\naws_access_key_id = AKIAMASTFSTEST\naws_secret_access_key = mastfs-test-secret\n",
+    )
+    .unwrap();
+    let with_profile_file = |cmd: &mut Command| {
+        cmd.env("AWS_SHARED_CREDENTIALS_FILE", &credentials);
+    };
+    // Every option through -o, as an fstab line gives them.
+    let m = Mount::start_with(
+        &s3.endpoint_url(),
+        &["-o", "signed_bucket=private-sandbox,bucket=stpubdata,profile=science,read_only,negative_metadata_ttl=0s"],
+        with_profile_file,
+    );
+    assert_eq!(
+        std::fs::read(m.path("private-sandbox/sims/a.asdf")).ok(),
+        Some(b"#ASDF 1.0.0\n".to_vec()),
+        "the signed bucket reads with the profile's keys; log:\n{}",
+        m.log_text()
+    );
+    assert!(
+        m.log_text().contains("signed"),
+        "the mount line says signed:\n{}",
+        m.log_text()
+    );
+    drop(m);
+
+    let anonymous = Mount::start_with(
+        &s3.endpoint_url(),
+        &[
+            "--signed-bucket",
+            "private-sandbox",
+            "--profile",
+            "science",
+            "--no-sign-request",
+        ],
+        with_profile_file,
+    );
+    let err = std::fs::read_dir(anonymous.path("private-sandbox/sims")).map(|_| ());
+    assert_eq!(
+        err.err().and_then(|e| e.raw_os_error()),
+        Some(libc::EACCES),
+        "--no-sign-request reads the private bucket anonymously: refused"
+    );
+}

@@ -97,6 +97,15 @@ pub struct SourceSettings {
     /// AWS region [env: AWS_REGION] [default: us-east-1].
     #[arg(long, value_name = "R")]
     pub region: Option<String>,
+    /// A bucket to read with AWS credentials (repeatable).
+    #[arg(long = "signed-bucket", value_name = "NAME")]
+    pub signed_buckets: Vec<String>,
+    /// Read every bucket anonymously, even those the config marks signed.
+    #[arg(long)]
+    pub no_sign_request: bool,
+    /// AWS shared-config profile for signed buckets [env: AWS_PROFILE].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// MAST base URL, for view names [env: MASTFS_MAST_URL].
     #[arg(long, value_name = "URL")]
     pub mast_url: Option<String>,
@@ -109,6 +118,9 @@ impl SourceSettings {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             config_file: self.config.clone(),
+            signed_buckets: self.signed_buckets.clone(),
+            no_sign_request: self.no_sign_request,
+            profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
             force_path_style: self.force_path_style,
             region: self.region.clone(),

@@ -45,6 +45,8 @@ pub struct S3StoreOptions {
     pub max_concurrent_requests: usize,
     /// Extra PEM certificates to trust (from `AWS_CA_BUNDLE`).
     pub ca_bundle: Option<PathBuf>,
+    /// The shared-config profile of signed requests (`None`: `AWS_PROFILE` or default).
+    pub profile: Option<String>,
 }
 
 impl Default for S3StoreOptions {
@@ -59,6 +61,7 @@ impl Default for S3StoreOptions {
             max_attempts: 5,
             max_concurrent_requests: 64,
             ca_bundle: None,
+            profile: None,
         }
     }
 }
@@ -105,7 +108,10 @@ impl S3Store {
             }
             loader
         };
-        let signed_conf = loader().load().await;
+        let signed_conf = match &opts.profile {
+            Some(profile) => loader().profile_name(profile).load().await,
+            None => loader().load().await,
+        };
         let anon_conf = loader().no_credentials().load().await;
         let build = |conf: &aws_config::SdkConfig| {
             // Our attempt timeout already bounds a stalled body, and ranged GETs carry no
