@@ -511,3 +511,40 @@ fn signed_buckets_and_profiles_from_the_command_line() {
         "--no-sign-request reads the private bucket anonymously: refused"
     );
 }
+
+#[test]
+fn s3_failures_are_logged_with_the_request_id_and_json_logs_are_json() {
+    let s3 = public_server();
+    s3.create_bucket("private-sandbox", false);
+    s3.put_object("private-sandbox", "a.fits", b"x".to_vec());
+    let m = Mount::start_with(
+        &s3.endpoint_url(),
+        &["--bucket", "private-sandbox", "--log-format", "json", "-v"],
+        |cmd| {
+            cmd.env_remove("RUST_LOG");
+        },
+    );
+    let err = std::fs::read_dir(m.path("private-sandbox")).map(|_| ());
+    assert!(
+        err.is_err(),
+        "an anonymous listing of a private bucket is refused"
+    );
+    let log = m.log_text();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert!(
+        log.lines().filter(|l| l.starts_with('{')).count() >= 2,
+        "--log-format json writes one JSON object per event:\n{log}"
+    );
+    let denied = events
+        .iter()
+        .find(|e| e.to_string().contains("access denied"))
+        .unwrap_or_else(|| panic!("no access-denied event:\n{log}"));
+    assert!(
+        denied.to_string().contains("request id STANDIN"),
+        "the S3 request id is in the error event: {denied}"
+    );
+}
