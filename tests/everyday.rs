@@ -268,6 +268,10 @@ fn debug_logs_name_each_s3_request() {
         "the GET line names bucket and range: {get_line}"
     );
     assert!(
+        get_line.contains("fuse{op=") && get_line.contains(" req="),
+        "the GET line carries the span of the FUSE request that caused it: {get_line}"
+    );
+    assert!(
         log.lines().any(|l| l.contains("S3 LIST")),
         "no 'S3 LIST' line at -vv:\n{log}"
     );
