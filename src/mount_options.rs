@@ -100,10 +100,8 @@ pub fn expand(args: Vec<OsString>, cli: &Command) -> Result<Vec<OsString>, Strin
         } else {
             match value {
                 None => added.push(format!("--{long}").into()),
-                Some(v) if matches!(v, "true" | "yes" | "1") => {
-                    added.push(format!("--{long}").into())
-                }
-                Some(v) if matches!(v, "false" | "no" | "0") => {}
+                Some("true" | "yes" | "1") => added.push(format!("--{long}").into()),
+                Some("false" | "no" | "0") => {}
                 Some(v) => {
                     return Err(format!(
                         "mount option '{key}' is a switch: write '{key}', not '{key}={v}'"

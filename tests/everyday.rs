@@ -552,3 +552,27 @@ fn s3_failures_are_logged_with_the_request_id_and_json_logs_are_json() {
         "the S3 request id is in the error event: {denied}"
     );
 }
+
+#[test]
+fn an_unreachable_mast_is_said_once_without_debug_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let out = mastfs_command(dir.path())
+        .args(["query", "obs_collection=HST", "--mast-url", &url])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "query should fail: {}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.starts_with("mastfs: "), "the error comes last:\n{err}");
+    let invoke = format!("{url}/api/v0/invoke");
+    assert_eq!(
+        last.matches(&invoke).count(),
+        1,
+        "the URL once, got: {last}"
+    );
+    assert!(!last.contains('{'), "no Debug text: {last}");
+}
