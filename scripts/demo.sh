@@ -22,8 +22,11 @@ while [[ $# -gt 0 ]]; do
 done
 
 scripts/system-deps.sh
-echo "building mastfs (release)..."
-cargo build --release --quiet -p mastfs -p mastfs-s3-standin -p mastfs-mast-standin
+if [[ ! -x target/release/mastfs ]]; then
+    echo "building mastfs (release): the first build downloads crates from crates.io and takes about 10 minutes on 2 cores"
+fi
+# Cargo's own progress (crates compiled, the one being built) instead of silence.
+cargo build --release -p mastfs -p mastfs-s3-standin -p mastfs-mast-standin
 bin="$repo/target/release"
 
 if [[ $offline -eq 0 ]] && curl -s -o /dev/null --max-time 5 "https://stpubdata.s3.amazonaws.com/?list-type=2&max-keys=1"; then
@@ -63,8 +66,9 @@ if [[ $mode == offline ]]; then
     for _ in $(seq 1 300); do [[ -s "$work/s3.port" && -s "$work/mast.port" ]] && break; sleep 0.1; done
     args+=(--endpoint-url "http://127.0.0.1:$(cat "$work/s3.port")" --force-path-style --mast-url "http://127.0.0.1:$(cat "$work/mast.port")")
 fi
-export XDG_CACHE_HOME="$work/cache" XDG_RUNTIME_DIR="$work/run"
-"$bin/mastfs" mount "$mnt" "${args[@]}" --log-file "$work/mastfs.log" -v
+export XDG_CACHE_HOME="$work/cache"
+# -vv: the log has one line per S3 request (LIST, HEAD, GET with its byte range).
+"$bin/mastfs" mount "$mnt" "${args[@]}" --log-file "$work/mastfs.log" -vv
 drz="$mnt/stpubdata/hst/public/jbev/jbeveo010/jbeveo010_drz.fits"
 mast_hint=""
 [[ $mode == offline ]] && mast_hint=" --mast-url http://127.0.0.1:$(cat "$work/mast.port")"
@@ -72,16 +76,20 @@ view="$mnt/views/hst-12062-f606w-drz"
 py="python3"; [[ -x "$repo/.venv/bin/python" ]] && py="$repo/.venv/bin/python"
 cat <<EOF_TRY
 
-mastfs is mounted at $mnt ($mode). Things to try in another terminal:
+mastfs is mounted at $mnt ($mode). The binary is $bin/mastfs (not on PATH;
+\`sudo bash scripts/install.sh\` installs it in /usr/local/bin). Things to try in another terminal:
 
+  export PATH="$bin:\$PATH"     # so that \`mastfs\` is found
   ls -l $view/                 # the seed query as a folder (MAST-resolved)
-  cat $view/.manifest.csv | head -3
+  head -3 $view/.manifest.csv
   getfattr -d $view/jbeveo010_drz.fits
   $py -c "from astropy.io import fits; fits.open('$drz').info()"
   $py -c "from astropy.io import fits; print(fits.open('$drz')[1].data[200:210, 200:210])"
   ls $mnt/stpubdata/roman/nexus/soc_simulations/
-  $bin/mastfs query obs_collection=HST filters=F606W instrument_name=ACS/WFC proposal_id=12062 dataRights=PUBLIC --products productSubGroupDescription=DRZ$mast_hint
-  tail -f $work/mastfs.log     # what mastfs fetched
+  mastfs stats $mnt            # requests, bytes, cache hits
+  mastfs views status $mnt
+  mastfs query obs_collection=HST filters=F606W instrument_name=ACS/WFC proposal_id=12062 dataRights=PUBLIC --products productSubGroupDescription=DRZ$mast_hint
+  tail -f $work/mastfs.log | grep 'S3 '     # each request mastfs sends to S3
 
 EOF_TRY
 ls -l "$view/"

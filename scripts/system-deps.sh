@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages mastfs's tests and demo need, only those missing.
 # Usage: scripts/system-deps.sh [--clients] [--peers]
-#   always:     fuse3 (fusermount3, /etc/fuse.conf), curl
-#   --clients:  fitsverify, saods9, xpa-tools, xvfb, attr (getfattr) for the client tests
+#   always:     fuse3 (fusermount3, /etc/fuse.conf), curl, attr (getfattr, shown by the demo)
+#   --clients:  fitsverify, saods9, xpa-tools, xvfb for the client tests
 #   --peers:    rclone, s3fs for the benchmark's peers
 set -euo pipefail
-want=(fuse3 curl)
+want=(fuse3 curl attr)
 for arg in "$@"; do
     case "$arg" in
-        --clients) want+=(fitsverify saods9 xpa-tools xvfb xauth attr libtk-img) ;;
+        --clients) want+=(fitsverify saods9 xpa-tools xvfb xauth libtk-img) ;;
         --peers) want+=(rclone s3fs) ;;
         *) echo "usage: $0 [--clients] [--peers]" >&2; exit 2 ;;
     esac

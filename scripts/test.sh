@@ -18,8 +18,8 @@ scripts/setup-python.sh "$repo/.venv"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
-step "cargo clippy"
-cargo clippy --workspace --all-targets --quiet -- -D warnings
+step "cargo clippy (the first build: about 10 minutes on 2 cores; cargo shows its progress)"
+cargo clippy --workspace --all-targets -- -D warnings
 
 step "rust tests (unit, stand-ins, FUSE mounts)"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/rust-tests.log

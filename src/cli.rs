@@ -6,10 +6,20 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
 
+/// `mastfs --version`: the crate version, the git commit and the build date.
+pub const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (",
+    env!("MASTFS_GIT_COMMIT"),
+    ", built ",
+    env!("MASTFS_BUILD_DATE"),
+    ")"
+);
+
 #[derive(Debug, Parser)]
 #[command(
     name = "mastfs",
-    version,
+    version = VERSION,
     about = "Mount MAST astronomy archive data in S3 as a read-only directory tree",
     long_about = "mastfs mounts S3 buckets (by default the public MAST bucket stpubdata) as a \
                   read-only directory tree, served through a block cache of ranged GETs, so \
@@ -33,6 +43,29 @@ pub struct Cli {
     /// Write logs to this file instead of standard error.
     #[arg(long, global = true, value_name = "FILE", help_heading = "Logging")]
     pub log_file: Option<PathBuf>,
+    /// Debug logging (the same as -vv).
+    #[arg(short, long, global = true, help_heading = "Logging")]
+    pub debug: bool,
+    /// How log lines are written.
+    #[arg(
+        long,
+        global = true,
+        value_enum,
+        default_value_t,
+        help_heading = "Logging"
+    )]
+    pub log_format: crate::logging::LogFormat,
+}
+
+impl Cli {
+    /// The -v count, with --debug as -vv.
+    pub fn verbosity(&self) -> u8 {
+        if self.debug {
+            self.verbose.max(2)
+        } else {
+            self.verbose
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,10 +112,16 @@ pub struct QueryArgs {
     /// `calib_level=2..3`, `mrp_only=true`, `extension=fits`.
     #[arg(long, num_args = 1.., value_name = "FILTER")]
     pub products: Vec<String>,
-    /// Print only the s3:// URIs, one per line (for pipes).
+    /// What to print on stdout: the product table as astropy prints it (`table`, read back
+    /// by `astropy.io.ascii` as fixed_width_two_line), `csv`, `ecsv` (types kept),
+    /// `votable`, `json` (the whole resolution; stable, see the README), or `uris` (one
+    /// s3:// URI per line). Default: the table, then the URIs.
+    #[arg(long, value_enum, value_name = "FORMAT", conflicts_with_all = ["uris", "json"])]
+    pub format: Option<QueryFormat>,
+    /// Print only the s3:// URIs, one per line (= --format uris).
     #[arg(long, conflicts_with = "json")]
     pub uris: bool,
-    /// Print everything as JSON.
+    /// Print everything as JSON (= --format json).
     #[arg(long)]
     pub json: bool,
     /// Config file (for [mast] url and the like).
@@ -93,12 +132,29 @@ pub struct QueryArgs {
     pub mast_url: Option<String>,
 }
 
+/// Output formats of `mastfs query`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum QueryFormat {
+    Table,
+    Csv,
+    Ecsv,
+    Votable,
+    Json,
+    Uris,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ViewsCommand {
     /// Resolve a view again now (a failed refresh keeps the last listing).
     Refresh { mountpoint: PathBuf, view: String },
-    /// Show each view's state: when resolved, how many files, errors.
-    Status { mountpoint: PathBuf },
+    /// Show each view's state as a table: files, when resolved (local time), state, last
+    /// error, and why an empty view is empty.
+    Status {
+        mountpoint: PathBuf,
+        /// Print JSON instead (times in RFC 3339, UTC).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +168,21 @@ pub struct MountArgs {
         help_heading = "Buckets"
     )]
     pub buckets: Vec<String>,
+    /// A bucket read with AWS credentials (standard chain, --profile), as NAME or
+    /// NAME/PREFIX (repeatable; with --bucket, replaces the config's list).
+    #[arg(
+        long = "signed-bucket",
+        value_name = "NAME[/PREFIX]",
+        help_heading = "Buckets"
+    )]
+    pub signed_buckets: Vec<String>,
+    /// Read every bucket anonymously, even those the config marks signed (the default
+    /// for buckets not marked).
+    #[arg(long, help_heading = "Buckets")]
+    pub no_sign_request: bool,
+    /// AWS shared-config profile for signed buckets [env: AWS_PROFILE].
+    #[arg(long, value_name = "NAME", help_heading = "Buckets")]
+    pub profile: Option<String>,
     /// Config file (TOML). Default: $XDG_CONFIG_HOME/mastfs/config.toml, or
     /// /etc/mastfs/config.toml without a home folder.
     #[arg(long, value_name = "FILE")]
@@ -134,6 +205,9 @@ pub struct MountArgs {
     /// How long listings and attributes are trusted, e.g. 10m, 1d [default: 1h].
     #[arg(long, value_name = "DURATION", help_heading = "Cache")]
     pub metadata_ttl: Option<String>,
+    /// How long a name found missing stays missing, e.g. 0s, 5m [default: 1m].
+    #[arg(long, value_name = "DURATION", help_heading = "Cache")]
+    pub negative_metadata_ttl: Option<String>,
     /// Keep fetched blocks on disk across unmounts and restarts, in
     /// $XDG_CACHE_HOME/mastfs/blocks (or ~/.cache/..., /var/cache/mastfs/blocks)
     /// [env: MASTFS_CACHE_DIR turns it on at that folder].
@@ -190,17 +264,16 @@ pub struct MountArgs {
     /// Permission bits of directories, octal, no write bits [default: 0555].
     #[arg(long, value_name = "MODE", help_heading = "Access")]
     pub dir_mode: Option<String>,
-    /// Mount options, comma-separated: the long flags as keys (cache_size=1GiB,
-    /// endpoint_url=URL, bucket=NAME, config=FILE, allow_other, ...) plus the usual
-    /// ro, rw, dev, nodev, suid, nosuid, exec, noexec, _netdev, nofail, noauto, user, defaults.
+    /// Mount options, comma-separated: every long option as a key, `_` or `-` alike
+    /// (cache_size=1GiB, endpoint_url=URL, bucket=NAME, config=FILE, allow_other,
+    /// log_file=FILE, verbose, debug, ...; explicit flags win), plus the usual ro, rw, dev,
+    /// nodev, suid, nosuid, exec, noexec, _netdev, nofail, noauto, user, defaults,
+    /// x-systemd.* (ignored).
     #[arg(short = 'o', value_name = "OPTS", help_heading = "Mount")]
     pub options: Vec<String>,
-    /// `-o log_file=FILE`: the global --log-file wins.
-    #[arg(skip)]
-    pub log_file_option: Option<PathBuf>,
-    /// `-o verbose` (repeatable) or `-o verbose=N`: added to the global -v count.
-    #[arg(skip)]
-    pub verbose_option: u8,
+    /// Accepted for compatibility with mountpoint-s3 and s3fs: mastfs is always read-only.
+    #[arg(long, help_heading = "Mount")]
+    pub read_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -212,107 +285,14 @@ pub struct UnmountArgs {
 }
 
 impl MountArgs {
-    /// Folds `-o` options into the flags; flags given explicitly win.
-    pub fn apply_mount_options(&mut self) -> Result<(), String> {
-        for opts in std::mem::take(&mut self.options) {
-            for opt in opts.split(',').map(str::trim).filter(|o| !o.is_empty()) {
-                let (key, value) = match opt.split_once('=') {
-                    Some((k, v)) => (k.replace('-', "_"), Some(v.to_string())),
-                    None => (opt.replace('-', "_"), None),
-                };
-                let need = |v: Option<String>| {
-                    v.ok_or_else(|| format!("mount option '{key}' needs a value ({key}=...)"))
-                };
-                match key.as_str() {
-                    "bucket" => self.buckets.push(need(value)?),
-                    "config" => self.config = self.config.take().or(Some(need(value)?.into())),
-                    "endpoint_url" => {
-                        self.endpoint_url = self.endpoint_url.take().or(Some(need(value)?))
-                    }
-                    "region" => self.region = self.region.take().or(Some(need(value)?)),
-                    "cache_size" => self.cache_size = self.cache_size.take().or(Some(need(value)?)),
-                    "block_size" => self.block_size = self.block_size.take().or(Some(need(value)?)),
-                    "metadata_ttl" => {
-                        self.metadata_ttl = self.metadata_ttl.take().or(Some(need(value)?))
-                    }
-                    "uid" | "gid" => {
-                        let raw = need(value)?;
-                        let id = raw.parse::<u32>().map_err(|_| {
-                            format!("mount option '{key}={raw}' needs a numeric id")
-                        })?;
-                        let slot = if key == "uid" {
-                            &mut self.uid
-                        } else {
-                            &mut self.gid
-                        };
-                        *slot = slot.or(Some(id));
-                    }
-                    "cache_dir" => {
-                        self.cache_dir = self.cache_dir.take().or(Some(need(value)?.into()))
-                    }
-                    "disk_cache_size" => {
-                        self.disk_cache_size = self.disk_cache_size.take().or(Some(need(value)?))
-                    }
-                    "metadata_dir" => {
-                        self.metadata_dir =
-                            self.metadata_dir.take().or(Some(need(value)?.into()))
-                    }
-                    "mast_url" => self.mast_url = self.mast_url.take().or(Some(need(value)?)),
-                    "metrics_addr" => {
-                        let raw = need(value)?;
-                        let addr = raw.parse().map_err(|_| {
-                            format!("mount option 'metrics_addr={raw}' needs IP:PORT, e.g. 127.0.0.1:9464")
-                        })?;
-                        self.metrics_addr = self.metrics_addr.or(Some(addr));
-                    }
-                    "log_file" => {
-                        self.log_file_option =
-                            self.log_file_option.take().or(Some(need(value)?.into()))
-                    }
-                    "verbose" | "v" => {
-                        let level = match value {
-                            None => 1,
-                            Some(raw) => raw.parse::<u8>().map_err(|_| {
-                                format!("mount option 'verbose={raw}' needs a number (1-3)")
-                            })?,
-                        };
-                        self.verbose_option = self.verbose_option.saturating_add(level);
-                    }
-                    "file_mode" => self.file_mode = self.file_mode.take().or(Some(need(value)?)),
-                    "dir_mode" => self.dir_mode = self.dir_mode.take().or(Some(need(value)?)),
-                    "force_path_style" => self.force_path_style = true,
-                    "disk_cache" => self.disk_cache = true,
-                    "persist_metadata" => self.persist_metadata = true,
-                    "no_passthrough" => self.no_passthrough = true,
-                    "allow_other" => self.allow_other = true,
-                    "foreground" => self.foreground = true,
-                    // Accepted for fstab and mount(8); mastfs is always read-only, nodev, nosuid.
-                    "ro" | "rw" | "dev" | "nodev" | "suid" | "nosuid" | "exec" | "noexec"
-                    | "_netdev" | "nofail" | "noauto" | "auto" | "user" | "users" | "nouser"
-                    | "defaults" | "atime" | "noatime" | "relatime" | "async" => {}
-                    k if k.starts_with("x_systemd.")
-                        || k.starts_with("x_")
-                        || k.starts_with("comment") => {}
-                    other => {
-                        return Err(format!(
-                        "unknown mount option '{other}'; known: bucket=, config=, endpoint_url=, \
-                             region=, cache_size=, block_size=, metadata_ttl=, disk_cache, \
-                             cache_dir=, disk_cache_size=, persist_metadata, metadata_dir=, no_passthrough, mast_url=, metrics_addr=, log_file=, verbose, \
-                             uid=, gid=, file_mode=, dir_mode=, force_path_style, \
-                             allow_other, foreground, and the generic ro, rw, nodev, nosuid, \
-                             noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*"
-                    ))
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     pub fn overrides(&self) -> Overrides {
         Overrides {
             config_file: self.config.clone(),
             buckets: self.buckets.clone(),
+            signed_buckets: self.signed_buckets.clone(),
+            no_sign_request: self.no_sign_request,
+            profile: self.profile.clone(),
+            negative_metadata_ttl: self.negative_metadata_ttl.clone(),
             endpoint_url: self.endpoint_url.clone(),
             force_path_style: self.force_path_style,
             region: self.region.clone(),
@@ -332,88 +312,5 @@ impl MountArgs {
             file_mode: self.file_mode.clone(),
             dir_mode: self.dir_mode.clone(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn mount_args(args: &[&str]) -> MountArgs {
-        let cli = Cli::try_parse_from(args).unwrap();
-        match cli.command {
-            Command::Mount(m) => *m,
-            other => panic!("expected mount, got {other:?}"),
-        }
-    }
-
-    #[test]
-    fn mount_options_map_to_flags() {
-        let mut m = mount_args(&[
-            "mastfs",
-            "mount",
-            "/mnt",
-            "-o",
-            "ro,_netdev,cache_size=1GiB,bucket=stpubdata/roman,x-systemd.automount",
-            "--region",
-            "eu-west-1",
-            "-o",
-            "region=ignored",
-        ]);
-        m.apply_mount_options().unwrap();
-        assert_eq!(m.cache_size.as_deref(), Some("1GiB"));
-        assert_eq!(m.buckets, vec!["stpubdata/roman"]);
-        assert_eq!(
-            m.region.as_deref(),
-            Some("eu-west-1"),
-            "an explicit flag wins over -o"
-        );
-    }
-
-    #[test]
-    fn mount_options_cover_the_disk_cache_logging_and_mast() {
-        let mut m = mount_args(&[
-            "mastfs",
-            "mount",
-            "/mnt",
-            "-o",
-            "cache_dir=/var/cache/m,disk_cache_size=50GiB,mast_url=http://127.0.0.1:9/,\
-             metrics_addr=127.0.0.1:9464,\
-             log_file=/var/log/mastfs.log,verbose,verbose=2",
-        ]);
-        m.apply_mount_options().unwrap();
-        assert_eq!(m.cache_dir, Some(PathBuf::from("/var/cache/m")));
-        assert_eq!(m.disk_cache_size.as_deref(), Some("50GiB"));
-        assert_eq!(m.mast_url.as_deref(), Some("http://127.0.0.1:9/"));
-        assert_eq!(
-            m.log_file_option,
-            Some(PathBuf::from("/var/log/mastfs.log"))
-        );
-        assert_eq!(m.verbose_option, 3, "verbose + verbose=2");
-        assert_eq!(m.metrics_addr, Some("127.0.0.1:9464".parse().unwrap()));
-        let o = m.overrides();
-        assert_eq!(o.cache_dir, Some(PathBuf::from("/var/cache/m")));
-
-        assert!(!o.no_passthrough, "passthrough stays on unless asked");
-        let mut off = mount_args(&["mastfs", "mount", "/mnt", "-o", "no_passthrough"]);
-        off.apply_mount_options().unwrap();
-        assert!(
-            off.overrides().no_passthrough,
-            "-o no_passthrough turns it off"
-        );
-
-        let mut plain = mount_args(&["mastfs", "mount", "/mnt", "-o", "disk_cache"]);
-        plain.apply_mount_options().unwrap();
-        assert!(plain.overrides().disk_cache, "-o disk_cache turns it on");
-    }
-
-    #[test]
-    fn unknown_mount_options_are_refused() {
-        let mut m = mount_args(&["mastfs", "mount", "/mnt", "-o", "cache_sise=1GiB"]);
-        let err = m.apply_mount_options().unwrap_err();
-        assert!(
-            err.contains("cache_sise") && err.contains("cache_size="),
-            "got: {err}"
-        );
     }
 }

@@ -18,7 +18,9 @@ pub fn completions(shell: Shell, out: &mut dyn Write) {
 /// Writes one man page: the top-level page, then a section per subcommand (its synopsis,
 /// description and options, headings one level down), so `man mastfs` shows everything.
 pub fn man_page(out: &mut dyn Write) -> io::Result<()> {
-    let mut command = Cli::command();
+    // The page carries the release version only: the commit and date of --version would
+    // make the committed page differ after every commit.
+    let mut command = Cli::command().version(env!("CARGO_PKG_VERSION"));
     command.build();
     clap_mangen::Man::new(command.clone()).render(out)?;
     for sub in command.get_subcommands() {

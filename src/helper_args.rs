@@ -76,7 +76,7 @@ pub fn rewrite(args: Vec<OsString>, subcommands: &[String]) -> Result<Vec<OsStri
 }
 
 /// The process's command line, rewritten by [`rewrite`] against the subcommands of
-/// [`crate::cli::Cli`].
+/// [`crate::cli::Cli`], its `-o` options expanded by [`crate::mount_options::expand`].
 pub fn command_line() -> Result<Vec<OsString>, String> {
     use clap::CommandFactory;
     let cli = crate::cli::Cli::command();
@@ -85,7 +85,18 @@ pub fn command_line() -> Result<Vec<OsString>, String> {
         names.push(sub.get_name().to_string());
         names.extend(sub.get_all_aliases().map(String::from));
     }
-    rewrite(std::env::args_os().collect(), &names)
+    let args = rewrite(std::env::args_os().collect(), &names)?;
+    crate::mount_options::expand(args, &cli)
+}
+
+/// The candidate nearest to `word` when it is a typing mistake or two away.
+pub fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(c.trim_end_matches('='), word), c))
+        .filter(|(d, c)| *d <= (c.len() / 3).max(1))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c.as_str())
 }
 
 /// Levenshtein distance, for "did you mean" on mistyped subcommands.

@@ -1,6 +1,6 @@
 //! mastfs: astronomy archive data in S3, mounted as a read-only directory tree.
 //!
-//! The crate is layered as `../shared/docs/architecture.md` describes: `store` talks to S3,
+//! The crate is layered as `docs/architecture.md` describes: `store` talks to S3,
 //! `cache` turns reads into cached blocks, `namespace` decides what the tree contains,
 //! `fs` is the filesystem core (inodes, handles, errnos), `fuse` adapts it to the kernel, and
 //! `mount` owns the lifecycle. `config` and `cli` turn flags, environment and files into one
@@ -18,6 +18,8 @@ pub mod helper_args;
 pub mod logging;
 pub mod metrics;
 pub mod mount;
+pub mod mount_options;
+pub mod mounts;
 pub mod namespace;
 pub mod notify;
 pub mod query;
@@ -25,4 +27,6 @@ pub mod setup;
 pub mod stats;
 pub mod store;
 pub mod syslog;
+pub mod tables;
+pub mod view_status;
 pub mod warm;

@@ -1,14 +1,30 @@
-//! Log setup: tracing to stderr (foreground), a file, or the system log (daemon);
-//! `RUST_LOG` wins over `-v`.
+//! Log setup: tracing to stderr (foreground), a file, or the system log (daemon), with a
+//! log file as the daemon's fallback when there is no system log; `RUST_LOG` wins over
+//! `-v`. Colour only on a terminal (never into pipes, files or the journal) and never with
+//! `NO_COLOR`.
 
-use std::path::Path;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
 
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. A daemon without `--log-file` logs to the system log
-/// (and reports mount errors on the readiness pipe); credentials are never logged by any
-/// layer.
-pub fn init(verbose: u8, log_file: Option<&Path>, foreground: bool) {
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event (fields, spans), for log collectors.
+    Json,
+}
+
+/// Installs the global subscriber. A daemon without `--log-file` logs to the system log,
+/// or to [`fallback_log_file`] when there is none (and says so on stderr, which is still
+/// the terminal of `mastfs mount` then); credentials are never logged by any layer.
+pub fn init(verbose: u8, log_file: Option<&Path>, foreground: bool, format: LogFormat) {
     let level = match verbose {
         0 => "mastfs=warn",
         1 => "mastfs=info",
@@ -16,29 +32,108 @@ pub fn init(verbose: u8, log_file: Option<&Path>, foreground: bool) {
         _ => "mastfs=trace,aws=debug",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let file = log_file.and_then(|p| {
+    let open = |p: &Path| {
+        if let Some(dir) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            let _ = std::fs::create_dir_all(dir);
+        }
         std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(p)
-            .ok()
-    });
-    let _ = match file {
-        Some(f) => builder
-            .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(f))
-            .try_init(),
-        None if foreground => builder.with_writer(std::io::stderr).try_init(),
-        // A daemon logs to the system log (journald or rsyslog) as "mastfs", or nowhere
-        // when there is none (containers).
+    };
+    let file = match log_file {
+        Some(p) => match open(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                eprintln!(
+                    "mastfs: cannot write the log file {} ({e}); logging to standard error",
+                    p.display()
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let to_file = file.is_some();
+    // The system log stamps each line itself.
+    let mut to_syslog = false;
+    let writer = match file {
+        Some(f) => BoxMakeWriter::new(std::sync::Mutex::new(f)),
+        None if foreground || log_file.is_some() => BoxMakeWriter::new(std::io::stderr),
+        // A daemon logs to the system log (journald or rsyslog) as "mastfs", else to a file.
         None => match crate::syslog::Syslog::connect() {
-            Ok(syslog) => builder
-                .with_ansi(false)
-                .without_time()
-                .with_writer(syslog)
-                .try_init(),
-            Err(_) => builder.with_writer(std::io::sink).try_init(),
+            Ok(syslog) => {
+                to_syslog = true;
+                BoxMakeWriter::new(syslog)
+            }
+            Err(_) => {
+                let path = fallback_log_file();
+                match open(&path) {
+                    Ok(f) => {
+                        eprintln!(
+                            "mastfs: no system log (/dev/log); the daemon logs to {}",
+                            path.display()
+                        );
+                        BoxMakeWriter::new(std::sync::Mutex::new(f))
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "mastfs: no system log (/dev/log) and cannot write {} ({e}): the daemon logs nowhere; use --log-file FILE",
+                            path.display()
+                        );
+                        BoxMakeWriter::new(std::io::sink)
+                    }
+                }
+            }
         },
     };
+    let to_terminal =
+        !to_file && (foreground || log_file.is_some()) && std::io::stderr().is_terminal();
+    let ansi = to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi)
+        .with_timer(Clock {
+            enabled: !to_syslog,
+        })
+        .with_writer(writer);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .try_init(),
+    };
+}
+
+/// Where a daemon without a system log writes: `$XDG_STATE_HOME/mastfs/mastfs.log` when
+/// set, else `/var/log/mastfs.log` for root, else `~/.local/state/mastfs/mastfs.log`.
+pub fn fallback_log_file() -> PathBuf {
+    let state = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    match state {
+        Some(dir) => dir.join("mastfs/mastfs.log"),
+        None if nix::unistd::geteuid().is_root() => PathBuf::from("/var/log/mastfs.log"),
+        None => dirs::home_dir()
+            .map(|h| h.join(".local/state"))
+            .unwrap_or_else(std::env::temp_dir)
+            .join("mastfs/mastfs.log"),
+    }
+}
+
+/// The system time on each line, or nothing (the system log adds its own).
+struct Clock {
+    enabled: bool,
+}
+
+impl FormatTime for Clock {
+    fn format_time(&self, w: &mut Writer<'_>) -> std::fmt::Result {
+        if self.enabled {
+            SystemTime.format_time(w)
+        } else {
+            Ok(())
+        }
+    }
 }

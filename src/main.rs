@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use mastfs::cli::{Cli, Command, ViewsCommand};
-use mastfs::{config, control, get, help_docs, logging, mount, query, warm};
+use mastfs::{config, control, get, help_docs, logging, mount, query, view_status, warm};
 
 fn main() -> ExitCode {
     // `mastfs SOURCE MOUNTPOINT -o OPTS` (mount.fuse3, fstab) becomes `mastfs mount ...`.
@@ -16,10 +16,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let (verbosity, log_format, log_file) = (cli.verbosity(), cli.log_format, cli.log_file);
     let result = match cli.command {
-        Command::Mount(mut args) => {
+        Command::Mount(args) => {
             (|| {
-                args.apply_mount_options().map_err(anyhow::Error::msg)?;
                 let config = config::load(&args.overrides())?;
                 let request = mount::MountRequest {
                 mountpoint: args.mountpoint.clone(),
@@ -39,26 +39,24 @@ fn main() -> ExitCode {
                         .transpose()?,
                 },
             };
-                let verbose = cli.verbose.saturating_add(args.verbose_option);
-                let log_file = cli.log_file.clone().or(args.log_file_option.clone());
                 mount::run(request, |foreground| {
-                    logging::init(verbose, log_file.as_deref(), foreground)
+                    logging::init(verbosity, log_file.as_deref(), foreground, log_format)
                 })
             })()
         }
         Command::Unmount(args) => mount::unmount(&args.mountpoint, args.lazy),
         Command::Query(args) => {
-            logging::init(cli.verbose, cli.log_file.as_deref(), true);
+            logging::init(verbosity, log_file.as_deref(), true, log_format);
             query::run(&args)
         }
         Command::Views(command) => views(command),
         Command::DropCaches { mountpoint } => ask(&mountpoint, control::Request::DropCaches),
         Command::Get(args) => {
-            logging::init(cli.verbose, cli.log_file.as_deref(), true);
+            logging::init(verbosity, log_file.as_deref(), true, log_format);
             get::run(&args)
         }
         Command::Warm(args) => {
-            logging::init(cli.verbose, cli.log_file.as_deref(), true);
+            logging::init(verbosity, log_file.as_deref(), true, log_format);
             warm::run(&args)
         }
         Command::Completions { shell } => {
@@ -79,22 +77,41 @@ fn main() -> ExitCode {
 
 /// `mastfs views ...`: asks the daemon of a mount over its control socket.
 fn views(command: ViewsCommand) -> anyhow::Result<()> {
-    let (mountpoint, request) = match command {
+    match command {
         ViewsCommand::Refresh { mountpoint, view } => {
-            (mountpoint, control::Request::RefreshView { view })
+            ask(&mountpoint, control::Request::RefreshView { view })
         }
-        ViewsCommand::Status { mountpoint } => (mountpoint, control::Request::Status),
-    };
-    ask(&mountpoint, request)
+        ViewsCommand::Status { mountpoint, json } => {
+            let response = call(&mountpoint, control::Request::Status)?;
+            let views = response.detail["views"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&views)?);
+            } else {
+                print!("{}", view_status::table(&views));
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Sends `request` to the daemon of the mount at `mountpoint`; its answer if it succeeded.
+fn call(
+    mountpoint: &std::path::Path,
+    request: control::Request,
+) -> anyhow::Result<control::Response> {
+    let response = control::call(mountpoint, &request)?;
+    if !response.ok {
+        anyhow::bail!("{}", response.message);
+    }
+    Ok(response)
 }
 
 /// Sends `request` to the daemon of `mountpoint` and prints its answer.
 fn ask(mountpoint: &std::path::Path, request: control::Request) -> anyhow::Result<()> {
-    let mountpoint = std::path::absolute(mountpoint)?;
-    let response = control::call(&mountpoint, &request)?;
-    if !response.ok {
-        anyhow::bail!("{}", response.message);
-    }
+    let response = call(mountpoint, request)?;
     if !response.message.is_empty() {
         println!("{}", response.message);
     }

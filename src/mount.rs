@@ -268,20 +268,25 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         let layers = runtime.block_on(setup::build(&req.config))?;
         let fs = layers.fs;
         let fuse_fd = fuse_fd_number(mountpoint);
-        let control_socket_id = if fuse_fd.is_some() {
+        let control_socket = if fuse_fd.is_some() {
             // The mount point is the helper's and unknown here: no socket to key by it.
             tracing::info!(
                 "serving a mount made by another process; its statistics are in MOUNTPOINT/.mastfs/stats.json"
             );
             None
         } else {
-            let control = runtime.block_on(async { control::serve(mountpoint, fs.clone()) });
-            if let Err(e) = &control {
-                tracing::warn!(
-                    "no control socket ({e:#}); `mastfs views refresh` will not reach this mount"
-                );
+            let settings = control::MountS3Settings::of(&req.config);
+            let control =
+                runtime.block_on(async { control::serve(mountpoint, fs.clone(), settings) });
+            match control {
+                Ok(socket) => Some((socket.path.clone(), file_id(&socket.path))),
+                Err(e) => {
+                    tracing::warn!(
+                        "no control socket ({e:#}); `mastfs stats`, `views` and `drop-caches` will not reach this mount"
+                    );
+                    None
+                }
             }
-            file_id(&control::socket_path(mountpoint))
         };
         if let Some(addr) = req.metrics_addr {
             let _context = runtime.enter();
@@ -319,13 +324,14 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
                 .with_context(|| format!("cannot mount at {}", mountpoint.display()))?,
         };
         let background = session.spawn().context("cannot start the FUSE session")?;
-        anyhow::Ok((runtime, background, fs, control_socket_id, signals))
+        anyhow::Ok((runtime, background, fs, control_socket, signals))
     })();
-    let (runtime, background, fs, control_socket_id, signals) = match outcome {
+    let (runtime, background, fs, control_socket, signals) = match outcome {
         Ok(v) => v,
         Err(e) => {
             if let Some(f) = ready.as_mut() {
-                let _ = write!(f, "mastfs: {e:#}");
+                // The parent prints it after its own "mastfs: ".
+                let _ = write!(f, "{e:#}");
             }
             return Err(e);
         }
@@ -380,9 +386,10 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         let _ = detach(mountpoint);
     }
     // Only our own socket: a new mount of the same path may have replaced it already.
-    let socket = control::socket_path(mountpoint);
-    if control_socket_id.is_some() && file_id(&socket) == control_socket_id {
-        let _ = std::fs::remove_file(&socket);
+    if let Some((socket, id)) = control_socket {
+        if id.is_some() && file_id(&socket) == id {
+            let _ = std::fs::remove_file(&socket);
+        }
     }
     // Blocks fetched last are still being written to the disk cache: let them land, so the
     // next mount finds them (bounded: a stuck disk must not hold up the exit for long).

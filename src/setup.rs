@@ -52,6 +52,7 @@ pub async fn build_store(
         max_attempts: cfg.s3.max_attempts,
         max_concurrent_requests: cfg.s3.max_concurrent_requests,
         ca_bundle: cfg.s3.ca_bundle.clone(),
+        profile: cfg.s3.profile.clone(),
     };
     let store = S3Store::new(opts, counters.clone()).await?;
     Ok((Arc::new(store), counters))

@@ -278,7 +278,7 @@ fn warm_remote(sources: &[String], args: &WarmArgs, fancy: bool) -> anyhow::Resu
             let meta = store
                 .head(&t.bucket, &t.key)
                 .await
-                .map_err(|e| anyhow!("{}: {e}", t.uri()))?;
+                .map_err(anyhow::Error::from)?;
             objects.push((
                 t.uri(),
                 ObjectRef {

@@ -332,8 +332,8 @@ fn sighup_drops_cached_listings_and_refreshes_views() {
     );
     assert_eq!(
         names_in(&m.path("views/drz")).len(),
-        3,
-        "two files and the manifest"
+        4,
+        "two files and the manifests (CSV and ECSV)"
     );
     assert_eq!(names_in(&m.path("stpubdata/hst/public/jbev")).len(), 2);
 
@@ -385,7 +385,7 @@ fn sighup_drops_cached_listings_and_refreshes_views() {
     });
     assert_eq!(
         names_in(&m.path("views/drz")).len(),
-        3,
+        4,
         "the last listing is kept after a failed refresh"
     );
     let status = m

@@ -7,6 +7,7 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
+use mastfs_mast_standin::SEED_DRZ_SIZE;
 use support::*;
 
 const VIEW: &str = "hst-12062-f606w-drz";
@@ -83,11 +84,12 @@ fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
         })
         .collect();
     entries.sort();
-    let manifest_len = entries[0].1;
+    let (manifest_len, ecsv_len) = (entries[0].1, entries[1].1);
     assert_eq!(
         entries,
         vec![
             (".manifest.csv".to_string(), manifest_len),
+            (".manifest.ecsv".to_string(), ecsv_len),
             ("jbeveo010_drz.fits".to_string(), 3_000_123),
             ("jbevet010_drz.fits".to_string(), 1_234_567),
         ],
@@ -132,6 +134,7 @@ fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
         "dataURI",
         "s3_uri",
         "productFilename",
+        "s3_size",
         "size",
         "productSubGroupDescription",
     ] {
@@ -143,7 +146,7 @@ fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
     assert_eq!(manifest.lines().count(), 3, "manifest rows:\n{manifest}");
     if let Some(python) = venv_python() {
         let out = Command::new(python)
-            .args(["-c", "import sys; from astropy.table import Table; t = Table.read(sys.argv[1], format='ascii.csv'); print(len(t), sorted(str(n) for n in t['productFilename']), [int(s) for s in t['size']])"])
+            .args(["-c", "import sys; from astropy.table import Table; t = Table.read(sys.argv[1], format='ascii.csv'); print(len(t), sorted(str(n) for n in t['productFilename']), [int(s) for s in t['s3_size']], [int(s) for s in t['size']])"])
             .arg(dir.join(".manifest.csv"))
             .output()
             .unwrap();
@@ -155,8 +158,23 @@ fn seed_view_lists_the_two_drz_files_with_s3_sizes() {
         );
         assert_eq!(
             text.trim(),
-            "2 ['jbeveo010_drz.fits', 'jbevet010_drz.fits'] [3000123, 1234567]",
-            "astropy's reading of the manifest"
+            format!("2 ['jbeveo010_drz.fits', 'jbevet010_drz.fits'] [3000123, 1234567] [{SEED_DRZ_SIZE}, {SEED_DRZ_SIZE}]"),
+            "astropy's reading of the manifest: s3_size from S3, size from MAST"
+        );
+        let out = Command::new(venv_python().unwrap())
+            .args(["-c", "import sys; from astropy.table import Table; t = Table.read(sys.argv[1], format='ascii.ecsv'); print(len(t), t['s3_size'].dtype, t['size'].dtype, t['file'].dtype.kind, [int(v) for v in t['s3_size']])"])
+            .arg(dir.join(".manifest.ecsv"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "astropy could not read the ECSV manifest: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "2 int64 int64 U [3000123, 1234567]",
+            "the ECSV manifest keeps the column types"
         );
     } else {
         tool_available(
@@ -197,7 +215,7 @@ fn mast_down_fresh_view_is_eio_persisted_view_still_lists() {
         fs::read_dir(m.path(&format!("views/{VIEW}")))
             .unwrap()
             .count(),
-        3
+        4
     );
     drop(m);
     for dir in ["cache/mastfs", "cache/mastfs/views"] {
@@ -214,7 +232,7 @@ fn mast_down_fresh_view_is_eio_persisted_view_still_lists() {
         .collect();
     assert_eq!(
         names.len(),
-        3,
+        4,
         "persisted view after a restart with MAST down: {names:?}"
     );
     assert!(fs::read(m.path(&format!("views/{VIEW}/jbeveo010_drz.fits"))).unwrap() == w.data1);
@@ -374,7 +392,7 @@ fn by_obs_layout_cli_views_and_failed_refresh() {
     folders.sort();
     assert_eq!(
         folders,
-        vec![".manifest.csv", "jbeveo010", "jbevet010"],
+        vec![".manifest.csv", ".manifest.ecsv", "jbeveo010", "jbevet010"],
         "by-obs layout: one folder per obs_id"
     );
     let f = m.path(&format!("views/{VIEW}/jbeveo010/jbeveo010_drz.fits"));
@@ -392,7 +410,12 @@ fn by_obs_layout_cli_views_and_failed_refresh() {
     cli.sort();
     assert_eq!(
         cli,
-        vec![".manifest.csv", "jbeveo010_drz.fits", "jbevet010_drz.fits"],
+        vec![
+            ".manifest.csv",
+            ".manifest.ecsv",
+            "jbeveo010_drz.fits",
+            "jbevet010_drz.fits"
+        ],
         "view given with --view"
     );
 
@@ -415,7 +438,7 @@ fn by_obs_layout_cli_views_and_failed_refresh() {
     );
     assert_eq!(
         fs::read_dir(m.path("views/cli-drz")).unwrap().count(),
-        3,
+        4,
         "the last listing is kept after a failed refresh"
     );
     assert!(
@@ -443,8 +466,8 @@ fn products_without_a_readable_copy_are_left_out_and_counted() {
     );
     assert_eq!(
         names.len(),
-        3,
-        "only objects that exist are listed (plus the manifest): {names:?}"
+        4,
+        "only objects that exist are listed (plus the manifests): {names:?}"
     );
     let manifest = fs::read_to_string(m.path(&format!("views/{VIEW}/.manifest.csv"))).unwrap();
     let statuses: Vec<&str> = manifest
@@ -477,7 +500,7 @@ fn a_refresh_asked_during_a_resolution_gets_a_resolution_of_its_own() {
     use mastfs_mast_standin::{Endpoint, Fault};
     let w = World::new();
     let m = w.mount(&seed_view());
-    assert_eq!(names_in(&m.path(&format!("views/{VIEW}"))).len(), 3);
+    assert_eq!(names_in(&m.path(&format!("views/{VIEW}"))).len(), 4);
     let searches = || {
         w.mast
             .invoke_requests()

@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use tracing::Instrument;
 
 use bytes::{Bytes, BytesMut};
 use lru::LruCache;
@@ -186,13 +187,17 @@ impl BlockCache {
         self.counters.hint_fetches.fetch_add(1, Ordering::Relaxed);
         let cache = Arc::clone(self);
         let (o, r) = (obj.clone(), range.clone());
-        let task = tokio::spawn(async move {
-            let result = cache.store.get_range(&o.bucket, &o.key, &o.etag, r).await;
-            if let (Ok(bytes), Some(then)) = (&result, then) {
-                then(&cache, &o, bytes);
+        // In the span of the request that asked (its FUSE request, in the log).
+        let task = tokio::spawn(
+            async move {
+                let result = cache.store.get_range(&o.bucket, &o.key, &o.etag, r).await;
+                if let (Ok(bytes), Some(then)) = (&result, then) {
+                    then(&cache, &o, bytes);
+                }
+                result
             }
-            result
-        });
+            .in_current_span(),
+        );
         let fetch = shared_fetch(task, obj, "range");
         inner.fragments.push(Fragment {
             object: obj.clone(),

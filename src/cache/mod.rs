@@ -27,6 +27,7 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use tracing::Instrument;
 
 use bytes::{Bytes, BytesMut};
 use futures::future::{BoxFuture, FutureExt, Shared};
@@ -445,11 +446,15 @@ impl BlockCache {
         let cache = Arc::clone(self);
         let task_key = key.clone();
         let id = NEXT_FETCH_ID.fetch_add(1, Ordering::Relaxed);
-        let task = tokio::spawn(async move {
-            let result = cache.load_block(&task_key, range).await;
-            cache.finish(task_key, id, &result);
-            result
-        });
+        // In the span of the request that asked first (its FUSE request, in the log).
+        let task = tokio::spawn(
+            async move {
+                let result = cache.load_block(&task_key, range).await;
+                cache.finish(task_key, id, &result);
+                result
+            }
+            .in_current_span(),
+        );
         let abort = task.abort_handle();
         let fetch = shared_fetch(task, obj, "block");
         inner.in_flight.insert(

@@ -46,6 +46,8 @@ pub struct S3Config {
     pub max_attempts: u32,
     pub max_concurrent_requests: usize,
     pub ca_bundle: Option<PathBuf>,
+    /// The AWS profile signed buckets use (`None`: the SDK's default, `AWS_PROFILE`).
+    pub profile: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -114,6 +116,12 @@ pub enum ViewLayout {
 pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub buckets: Vec<String>,
+    /// Buckets (NAME[/PREFIX]) read with credentials, from the command line.
+    pub signed_buckets: Vec<String>,
+    /// Read every bucket anonymously, whatever the config marks signed.
+    pub no_sign_request: bool,
+    pub profile: Option<String>,
+    pub negative_metadata_ttl: Option<String>,
     pub endpoint_url: Option<String>,
     pub force_path_style: bool,
     pub region: Option<String>,
@@ -182,6 +190,7 @@ struct FileS3 {
     timeout: Option<String>,
     max_attempts: Option<u32>,
     max_concurrent_requests: Option<usize>,
+    profile: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -373,12 +382,18 @@ fn build(
         max_attempts: file.s3.max_attempts.unwrap_or(5).max(1),
         max_concurrent_requests: file.s3.max_concurrent_requests.unwrap_or(64).max(1),
         ca_bundle: env("AWS_CA_BUNDLE").map(PathBuf::from),
+        profile: o.profile.clone().or_else(|| file.s3.profile.clone()),
     };
 
-    let buckets = if !o.buckets.is_empty() {
+    let mut buckets = if !o.buckets.is_empty() || !o.signed_buckets.is_empty() {
         o.buckets
             .iter()
             .map(|spec| parse_bucket_spec(spec, false))
+            .chain(
+                o.signed_buckets
+                    .iter()
+                    .map(|spec| parse_bucket_spec(spec, true)),
+            )
             .collect::<Result<Vec<_>, _>>()?
     } else if let Some(list) = file.buckets {
         list.into_iter()
@@ -398,6 +413,12 @@ fn build(
             signed: false,
         }]
     };
+
+    if o.no_sign_request {
+        for b in &mut buckets {
+            b.signed = false;
+        }
+    }
 
     let block_size = size_or(
         "cache.block_size",
@@ -427,7 +448,15 @@ fn build(
             ),
             "1h",
         )?,
-        negative_ttl: duration_or("cache.negative_ttl", &file.cache.negative_ttl, "1m")?,
+        negative_ttl: duration_or(
+            "cache.negative_ttl",
+            &pick(
+                &o.negative_metadata_ttl,
+                &["MASTFS_NEGATIVE_METADATA_TTL"],
+                &file.cache.negative_ttl,
+            ),
+            "1m",
+        )?,
         max_readahead: size_or("cache.max_readahead", &file.cache.max_readahead, "64MiB")?,
         disk: disk_cache_config(&file.cache, o, env)?,
         metadata_dir: None,

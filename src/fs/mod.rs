@@ -25,7 +25,7 @@ pub use passthrough::PassthroughStatus;
 use crate::cache::{BlockCache, Claims, ObjectRef, ReadAhead};
 use crate::config::VIEWS_DIR;
 use crate::namespace::buckets::BucketTrees;
-use crate::namespace::views::{ViewEntry, ViewListing, Views, MANIFEST_NAME};
+use crate::namespace::views::{ViewEntry, ViewListing, Views, MANIFEST_ECSV_NAME, MANIFEST_NAME};
 use crate::namespace::Child;
 use crate::store::{ObjectMeta, StoreCounters};
 
@@ -335,6 +335,15 @@ impl Fs {
                     mtime: listing.resolved_at,
                 },
             ));
+            if !listing.manifest_ecsv.is_empty() {
+                out.push((
+                    MANIFEST_ECSV_NAME.to_string(),
+                    NodeKind::Virtual {
+                        data: Bytes::from(listing.manifest_ecsv.clone().into_bytes()),
+                        mtime: listing.resolved_at,
+                    },
+                ));
+            }
         }
         for (name, entry) in listing.entries(folder.as_deref()) {
             let kind = match entry {

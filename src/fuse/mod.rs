@@ -22,6 +22,7 @@ use fuser::{
     ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use tokio::runtime::Handle;
+use tracing::Instrument;
 
 use crate::fs::{Attr, Fs, FsError, Kind, Opened};
 use backing::{Answer, Backings};
@@ -88,15 +89,22 @@ impl FuseAdapter {
         }
     }
 
-    /// Runs `work` on the runtime with its own clone of the core.
-    fn spawn<F, Fut>(&self, work: F)
+    /// Runs `work` on the runtime with its own clone of the core, inside `span`: the log
+    /// lines of the request, and of the S3 requests it causes, carry its operation and id.
+    fn spawn<F, Fut>(&self, span: tracing::Span, work: F)
     where
         F: FnOnce(Arc<Fs>) -> Fut + Send + 'static,
         Fut: std::future::Future<Output = ()> + Send + 'static,
     {
         let fs = self.fs.clone();
-        self.runtime.spawn(async move { work(fs).await });
+        self.runtime
+            .spawn(async move { work(fs).await }.instrument(span));
     }
+}
+
+/// The span of one FUSE request: its operation, the kernel's request id and the caller.
+fn request_span(op: &'static str, req: &Request) -> tracing::Span {
+    tracing::debug_span!("fuse", op, req = req.unique().0, pid = req.pid())
 }
 
 fn file_attr(a: &Attr) -> FileAttr {
@@ -238,10 +246,10 @@ impl Filesystem for FuseAdapter {
         Ok(())
     }
 
-    fn lookup(&self, _req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
+    fn lookup(&self, req: &Request, parent: INodeNo, name: &OsStr, reply: ReplyEntry) {
         let name = name.to_os_string();
         let ttl = self.ttl;
-        self.spawn(move |fs| async move {
+        self.spawn(request_span("lookup", req), move |fs| async move {
             match fs.lookup(parent.0, &name).await {
                 Ok(a) => reply.entry(&ttl, &file_attr(&a), Generation(0)),
                 Err(e) => reply.error(errno("lookup", &e)),
@@ -255,9 +263,9 @@ impl Filesystem for FuseAdapter {
         self.fs.forget(ino.0, nlookup);
     }
 
-    fn getattr(&self, _req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
+    fn getattr(&self, req: &Request, ino: INodeNo, _fh: Option<FileHandle>, reply: ReplyAttr) {
         let ttl = self.ttl;
-        self.spawn(move |fs| async move {
+        self.spawn(request_span("getattr", req), move |fs| async move {
             match fs.getattr(ino.0).await {
                 Ok(a) => reply.attr(&ttl, &file_attr(&a)),
                 Err(e) => reply.error(errno("getattr", &e)),
@@ -265,13 +273,13 @@ impl Filesystem for FuseAdapter {
         });
     }
 
-    fn open(&self, _req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
+    fn open(&self, req: &Request, ino: INodeNo, flags: OpenFlags, reply: ReplyOpen) {
         if flags.acc_mode() != OpenAccMode::O_RDONLY || flags.0 & libc::O_TRUNC != 0 {
             reply.error(Errno::EROFS);
             return;
         }
         let backings = self.backings.clone();
-        self.spawn(move |fs| async move {
+        self.spawn(request_span("open", req), move |fs| async move {
             let passthrough = fs.passthrough.enabled();
             match fs.open_with(ino.0, passthrough).await {
                 Ok(opened) if passthrough => reply_open(&fs, &backings, ino.0, opened, reply).await,
@@ -283,7 +291,7 @@ impl Filesystem for FuseAdapter {
 
     fn read(
         &self,
-        _req: &Request,
+        req: &Request,
         _ino: INodeNo,
         fh: FileHandle,
         offset: u64,
@@ -292,7 +300,7 @@ impl Filesystem for FuseAdapter {
         _lock_owner: Option<LockOwner>,
         reply: ReplyData,
     ) {
-        self.spawn(move |fs| async move {
+        self.spawn(request_span("read", req), move |fs| async move {
             match fs.read(fh.0, offset, size).await {
                 Ok(data) => reply.data(&data),
                 Err(e) => reply.error(errno("read", &e)),
@@ -315,8 +323,8 @@ impl Filesystem for FuseAdapter {
         reply.ok();
     }
 
-    fn opendir(&self, _req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
-        self.spawn(move |fs| async move {
+    fn opendir(&self, req: &Request, ino: INodeNo, _flags: OpenFlags, reply: ReplyOpen) {
+        self.spawn(request_span("opendir", req), move |fs| async move {
             match fs.opendir(ino.0).await {
                 Ok(opened) => {
                     // A bucket folder's entries may stay in the kernel's cache: a repeated

@@ -13,6 +13,7 @@ use anyhow::{anyhow, bail, Context};
 use futures::StreamExt;
 use md5::{Digest, Md5};
 
+use super::manifest::FileReport;
 use super::progress::Progress;
 use super::sources::Target;
 use super::xattr::{getxattr, setxattr};
@@ -29,7 +30,7 @@ pub(super) struct Options {
 }
 
 /// How one file ended.
-enum Outcome {
+pub(super) enum Outcome {
     Downloaded { fetched: u64 },
     AlreadyThere,
 }
@@ -39,6 +40,7 @@ pub(super) async fn download_all(
     plan: Vec<(Target, PathBuf)>,
     options: &Options,
     fancy: bool,
+    reports: &mut Vec<FileReport>,
 ) -> anyhow::Result<()> {
     // HEAD everything first: sizes for the progress bar, ETags to pin the reads to.
     let heads: Vec<anyhow::Result<ObjectMeta>> = futures::stream::iter(plan.iter())
@@ -48,7 +50,7 @@ pub(super) async fn download_all(
                 store
                     .head(&t.bucket, &t.key)
                     .await
-                    .map_err(|e| anyhow!("{}: {e}", t.uri()))
+                    .map_err(anyhow::Error::from)
             }
         })
         .buffered(16)
@@ -57,7 +59,13 @@ pub(super) async fn download_all(
     let mut jobs = Vec::new();
     let mut seen: BTreeMap<PathBuf, String> = BTreeMap::new();
     for ((target, path), head) in plan.into_iter().zip(heads) {
-        let meta = head?;
+        let meta = match head {
+            Ok(meta) => meta,
+            Err(e) => {
+                reports.push(FileReport::error(&path, &target, &e));
+                return Err(e);
+            }
+        };
         if let Some(other) = seen.insert(path.clone(), target.uri()) {
             bail!(
                 "{} and {} would both be written to {}",
@@ -94,6 +102,7 @@ pub(super) async fn download_all(
         .buffer_unordered(file_parallel);
     while let Some((target, path, meta, started, result)) = results.next().await {
         done += 1;
+        reports.push(FileReport::of(path, target, &result));
         match result {
             Ok(Outcome::Downloaded { fetched }) => {
                 fetched_total += fetched;

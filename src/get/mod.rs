@@ -18,16 +18,19 @@ use anyhow::{anyhow, bail, Context};
 use clap::Args;
 
 use crate::config::{self, Overrides};
-use crate::setup;
 
 mod download;
+mod layout;
+mod manifest;
+mod mounted;
 mod progress;
 mod sources;
 mod xattr;
 
+pub(crate) use crate::mounts::mastfs_mount_points;
 use download::{download_all, Options};
 pub(crate) use progress::Progress;
-pub(crate) use sources::{mastfs_mount_points, resolve_source, Target};
+pub(crate) use sources::{resolve_source, Target};
 
 /// The extended attribute of view files that names their object.
 pub const S3_URI_XATTR: &str = "user.mast.s3_uri";
@@ -54,9 +57,28 @@ pub struct GetArgs {
     /// Plain progress lines even on a terminal.
     #[arg(long)]
     pub no_progress: bool,
+    /// Where files of views go in a directory: `flat` (named as in the view's folder) or
+    /// `mast-download` (astroquery's mastDownload/<obs_collection>/<obs_id>/<file>).
+    #[arg(long, value_enum, default_value_t = GetLayout::Flat)]
+    pub layout: GetLayout,
+    /// Write the record of the run here, like astroquery's download_products table (Local
+    /// Path, Status, Message, URL; ECSV for *.ecsv, else CSV) [default with --layout
+    /// mast-download: DIR/mastDownload/manifest.csv].
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
     #[command(flatten)]
     pub settings: SourceSettings,
 }
+
+/// How `get` lays out the files of views in a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetLayout {
+    Flat,
+    MastDownload,
+}
+
+/// The manifest's place under a destination directory in astroquery's layout.
+const DEFAULT_MANIFEST: &str = "mastDownload/manifest.csv";
 
 /// The settings that reach S3 and MAST without a mount (`get`, `warm`): the mount's
 /// configuration, as flags.
@@ -75,6 +97,15 @@ pub struct SourceSettings {
     /// AWS region [env: AWS_REGION] [default: us-east-1].
     #[arg(long, value_name = "R")]
     pub region: Option<String>,
+    /// A bucket to read with AWS credentials (repeatable).
+    #[arg(long = "signed-bucket", value_name = "NAME")]
+    pub signed_buckets: Vec<String>,
+    /// Read every bucket anonymously, even those the config marks signed.
+    #[arg(long)]
+    pub no_sign_request: bool,
+    /// AWS shared-config profile for signed buckets [env: AWS_PROFILE].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
     /// MAST base URL, for view names [env: MASTFS_MAST_URL].
     #[arg(long, value_name = "URL")]
     pub mast_url: Option<String>,
@@ -87,6 +118,9 @@ impl SourceSettings {
     pub fn overrides(&self) -> Overrides {
         Overrides {
             config_file: self.config.clone(),
+            signed_buckets: self.signed_buckets.clone(),
+            no_sign_request: self.no_sign_request,
+            profile: self.profile.clone(),
             endpoint_url: self.endpoint_url.clone(),
             force_path_style: self.force_path_style,
             region: self.region.clone(),
@@ -108,14 +142,19 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
         .build()
         .context("cannot start the async runtime")?;
     runtime.block_on(async {
-        let (store, _counters) = setup::build_store(&cfg).await?;
+        let mut routes = mounted::BucketRoutes::default();
         let mut targets = Vec::new();
         let mut any_view = false;
         for source in sources {
             let resolved = resolve_source(source, &cfg).await?;
+            let settings = mounted::settings_of(source)?;
+            for t in &resolved.targets {
+                routes.add(&t.bucket, settings.clone(), source)?;
+            }
             any_view |= resolved.is_view;
             targets.extend(resolved.targets);
         }
+        let store = routes.store(&cfg).await?;
         if targets.is_empty() {
             bail!("nothing to download: the view(s) have no files in the cloud");
         }
@@ -140,7 +179,10 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
             targets
                 .into_iter()
                 .map(|t| {
-                    let path = dest.join(&t.name);
+                    let path = match (&t.mast_download, args.layout) {
+                        (Some(tree), GetLayout::MastDownload) => dest.join(tree),
+                        _ => dest.join(&t.name),
+                    };
                     (t, path)
                 })
                 .collect()
@@ -155,6 +197,19 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
             jobs: args.jobs.max(1),
             part_size,
         };
-        download_all(store, plan, &options, !args.no_progress).await
+        let manifest = args
+            .manifest
+            .clone()
+            .or_else(|| {
+                (into_dir && args.layout == GetLayout::MastDownload)
+                    .then(|| dest.join(DEFAULT_MANIFEST))
+            });
+        let mut reports = Vec::new();
+        let outcome = download_all(store, plan, &options, !args.no_progress, &mut reports).await;
+        if let Some(path) = manifest {
+            manifest::write(&path, &reports)?;
+            eprintln!("mastfs get: manifest in {}", path.display());
+        }
+        outcome
     })
 }

@@ -10,6 +10,7 @@ use anyhow::{anyhow, bail, Context};
 use super::xattr::getxattr;
 use super::S3_URI_XATTR;
 use crate::config::{self, Config, ViewLayout};
+use crate::mounts::mastfs_mount_points;
 use crate::namespace::views::{disambiguate, ViewFile};
 use crate::setup;
 
@@ -20,6 +21,9 @@ pub(crate) struct Target {
     pub(crate) key: String,
     /// File name, with a subfolder for view layouts that have one.
     pub(crate) name: PathBuf,
+    /// Where astroquery's `download_products` puts it:
+    /// `mastDownload/<obs_collection>/<obs_id>/<productFilename>` (products of views only).
+    pub(crate) mast_download: Option<PathBuf>,
 }
 
 impl Target {
@@ -79,6 +83,7 @@ fn target_of_uri(rest: &str) -> Option<Target> {
         bucket: bucket.to_string(),
         key: key.to_string(),
         name: PathBuf::from(name),
+        mast_download: None,
     })
 }
 
@@ -131,34 +136,6 @@ fn target_of_mounted_path(path: &Path) -> anyhow::Result<Target> {
         .ok_or_else(|| anyhow!("{} does not name an object", path.display()))
 }
 
-/// Mount points of mastfs mounts, from the mount table.
-pub(crate) fn mastfs_mount_points() -> Vec<PathBuf> {
-    std::fs::read_to_string("/proc/self/mounts")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            match fields.as_slice() {
-                [source, mountpoint, fs_type, ..]
-                    if *source == "mastfs" && fs_type.starts_with("fuse") =>
-                {
-                    Some(PathBuf::from(unescape_mount_field(mountpoint)))
-                }
-                _ => None,
-            }
-        })
-        .collect()
-}
-
-/// The mount table writes space, tab, newline and backslash as octal escapes.
-fn unescape_mount_field(field: &str) -> String {
-    field
-        .replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-}
-
 /// The products of a view, named as the view's folder names them.
 async fn resolve_view(name: &str, cfg: &Config) -> anyhow::Result<Vec<Target>> {
     let client = setup::mast_client(cfg)?;
@@ -196,6 +173,7 @@ async fn resolve_view(name: &str, cfg: &Config) -> anyhow::Result<Vec<Target>> {
         })
         .collect();
     disambiguate(&mut files);
+    let layout = super::layout::MastDownload::of(&resolution);
     Ok(files
         .into_iter()
         .map(|f| Target {
@@ -203,6 +181,7 @@ async fn resolve_view(name: &str, cfg: &Config) -> anyhow::Result<Vec<Target>> {
                 Some(folder) => Path::new(folder).join(&f.name),
                 None => PathBuf::from(&f.name),
             },
+            mast_download: layout.path_of(&f.data_uri),
             bucket: f.bucket,
             key: f.key,
         })
@@ -222,10 +201,5 @@ mod tests {
         );
         assert!(target_of_uri("stpubdata/hst/").is_none(), "a prefix");
         assert!(target_of_uri("stpubdata").is_none(), "no key");
-    }
-
-    #[test]
-    fn mount_table_escapes() {
-        assert_eq!(unescape_mount_field("/mnt/a\\040b"), "/mnt/a b");
     }
 }

@@ -23,6 +23,8 @@ use crate::store::{ObjectMeta, ObjectStore, StoreErrorKind};
 
 /// The name of the manifest file in every view directory.
 pub const MANIFEST_NAME: &str = ".manifest.csv";
+/// The manifest as ECSV (column types kept), beside the CSV.
+pub const MANIFEST_ECSV_NAME: &str = ".manifest.ecsv";
 
 /// A view as configured, with its query parsed and validated.
 #[derive(Clone, Debug)]
@@ -70,7 +72,12 @@ impl ViewFile {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ViewListing {
     pub files: Vec<ViewFile>,
+    /// `.manifest.csv`.
     pub manifest: String,
+    /// `.manifest.ecsv`: the same table with its column types (empty in listings persisted
+    /// before it existed, until their next refresh).
+    #[serde(default)]
+    pub manifest_ecsv: String,
     pub resolved_at: SystemTime,
     pub products: usize,
     pub duplicates: usize,
@@ -107,6 +114,22 @@ pub enum ViewEntry {
     Folder,
 }
 
+/// Why a resolved view lists no files, in the words of its resolution summary.
+fn empty_reason(listing: &ViewListing) -> String {
+    if listing.products == 0 {
+        return "MAST found no products for these criteria and product filters".into();
+    }
+    let mut reason = format!(
+        "{} product(s) matched, none is a file here ({} duplicate(s), {} not in the cloud)",
+        listing.products, listing.duplicates, listing.not_in_cloud
+    );
+    if !listing.summary.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&listing.summary.join(" "));
+    }
+    reason
+}
+
 /// Why a view cannot be listed now.
 #[derive(Clone, Debug)]
 pub struct ViewError {
@@ -122,6 +145,8 @@ pub struct ViewStatus {
     pub entries: usize,
     pub resolving: bool,
     pub last_error: Option<String>,
+    /// Why a resolved view has no files (MAST's summary of the resolution).
+    pub empty_reason: Option<String>,
 }
 
 type Resolving = Shared<BoxFuture<'static, Result<Arc<ViewListing>, String>>>;
@@ -199,6 +224,10 @@ impl Views {
                         .map_or(0, |c| c.files.len()),
                     resolving: s.is_some_and(|s| s.resolving.is_some()),
                     last_error: s.and_then(|s| s.last_error.clone()),
+                    empty_reason: s
+                        .and_then(|s| s.current.as_ref())
+                        .filter(|c| c.files.is_empty())
+                        .map(|c| empty_reason(c)),
                 }
             })
             .collect()
@@ -427,8 +456,10 @@ impl Views {
         if not_in_cloud > 0 {
             tracing::info!(view = %def.name, not_in_cloud, "products without a readable cloud copy were left out");
         }
+        let (manifest, manifest_ecsv) = manifest_tables(&files, &unlisted, resolution);
         Ok(ViewListing {
-            manifest: manifest_csv(&files, &unlisted, resolution),
+            manifest,
+            manifest_ecsv,
             files,
             resolved_at: SystemTime::now(),
             products: resolution.products.len(),
@@ -519,24 +550,17 @@ pub fn disambiguate(files: &mut [ViewFile]) {
 }
 
 /// The manifest: one row per file, the view's own columns first, then every product column;
-/// then one row per product left out of the directory, with its reason in `status`.
-fn manifest_csv(
+/// then one row per product left out of the directory, with its reason in `status`. Each
+/// column has one meaning: `s3_size` is the object's size in S3 (what the file holds; empty
+/// for products without an object), `size` is MAST's product column, as astroquery shows it.
+/// Written as CSV and as ECSV (the same table with its column types).
+fn manifest_tables(
     files: &[ViewFile],
     unlisted: &[(&ResolvedProduct, &str)],
     resolution: &Resolution,
-) -> String {
-    let extra: Vec<&String> = resolution
-        .columns
-        .iter()
-        .filter(|c| {
-            !matches!(
-                c.as_str(),
-                "obsID" | "obs_id" | "dataURI" | "productFilename" | "size"
-            )
-        })
-        .collect();
-    let mut out = String::new();
-    let mut header = vec![
+) -> (String, String) {
+    use serde_json::Value;
+    let own = [
         "file",
         "status",
         "productFilename",
@@ -544,82 +568,74 @@ fn manifest_csv(
         "obs_id",
         "dataURI",
         "s3_uri",
-        "size",
+        "s3_size",
     ];
-    header.extend(extra.iter().map(|s| s.as_str()));
-    push_row(&mut out, header.iter().map(|s| s.to_string()));
-    let rows: HashMap<&str, &ResolvedProduct> = resolution
+    let extra: Vec<&String> = resolution
+        .columns
+        .iter()
+        .filter(|c| !own.contains(&c.as_str()))
+        .collect();
+    let mut columns: Vec<String> = own.iter().map(|c| c.to_string()).collect();
+    columns.extend(extra.iter().map(|c| c.to_string()));
+    let products: HashMap<&str, &ResolvedProduct> = resolution
         .products
         .iter()
         .map(|p| (p.data_uri.as_str(), p))
         .collect();
+    let text = |s: &str| Value::String(s.to_string());
+    let row = |cells: [Value; 8], product: Option<&ResolvedProduct>| {
+        let mut row: serde_json::Map<String, Value> =
+            own.iter().map(|c| c.to_string()).zip(cells).collect();
+        for col in &extra {
+            let value = product
+                .and_then(|p| p.row.get(col.as_str()))
+                .cloned()
+                .unwrap_or(Value::Null);
+            row.insert(col.to_string(), value);
+        }
+        row
+    };
+    let mut rows = Vec::new();
     for f in files {
-        let product = rows.get(f.data_uri.as_str());
+        let product = products.get(f.data_uri.as_str()).copied();
         let file = match &f.folder {
             Some(sub) => format!("{sub}/{}", f.name),
             None => f.name.clone(),
         };
-        let mut cells = vec![
-            file,
-            "listed".to_string(),
-            product
-                .map(|p| p.product_filename.clone())
-                .unwrap_or_default(),
-            f.obsid.clone(),
-            f.obs_id.clone(),
-            f.data_uri.clone(),
-            f.s3_uri(),
-            f.size.to_string(),
-        ];
-        for col in &extra {
-            cells.push(
-                product
-                    .and_then(|p| p.row.get(col.as_str()))
-                    .map(cell)
-                    .unwrap_or_default(),
-            );
-        }
-        push_row(&mut out, cells.into_iter());
+        rows.push(row(
+            [
+                text(&file),
+                text("listed"),
+                product.map_or(Value::Null, |p| text(&p.product_filename)),
+                text(&f.obsid),
+                text(&f.obs_id),
+                text(&f.data_uri),
+                text(&f.s3_uri()),
+                Value::from(f.size),
+            ],
+            product,
+        ));
     }
     for (p, status) in unlisted {
-        let mut cells = vec![
-            String::new(),
-            status.to_string(),
-            p.product_filename.clone(),
-            p.obsid.clone(),
-            p.obs_id.clone(),
-            p.data_uri.clone(),
-            p.cloud.as_ref().map(|c| c.s3_uri()).unwrap_or_default(),
-            p.size.map(|s| s.to_string()).unwrap_or_default(),
-        ];
-        for col in &extra {
-            cells.push(p.row.get(col.as_str()).map(cell).unwrap_or_default());
-        }
-        push_row(&mut out, cells.into_iter());
+        rows.push(row(
+            [
+                Value::Null,
+                text(status),
+                text(&p.product_filename),
+                text(&p.obsid),
+                text(&p.obs_id),
+                text(&p.data_uri),
+                p.cloud.as_ref().map_or(Value::Null, |c| text(&c.s3_uri())),
+                Value::Null,
+            ],
+            Some(p),
+        ));
     }
-    out
-}
-
-fn cell(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::Null => String::new(),
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-fn push_row(out: &mut String, cells: impl Iterator<Item = String>) {
-    let quoted: Vec<String> = cells
-        .map(|c| {
-            if c.contains([',', '"', '\n', '\r']) {
-                format!("\"{}\"", c.replace('"', "\"\""))
-            } else {
-                c
-            }
-        })
-        .collect();
-    out.push_str(&quoted.join(","));
-    out.push('\n');
+    let table = crate::tables::Table {
+        columns,
+        rows: &rows,
+    };
+    (table.csv(), table.ecsv())
 }
 
 /// The manifest's bytes (for the virtual file).

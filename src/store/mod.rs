@@ -9,6 +9,7 @@ mod error;
 pub mod memory;
 mod pool;
 mod s3;
+mod sdk_error;
 
 use std::ops::Range;
 use std::time::SystemTime;

@@ -18,11 +18,13 @@ use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::Region;
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
 use tokio::sync::Semaphore;
 
 use super::pool::{BufferPool, DEFAULT_POOL_BOUND};
+use super::sdk_error;
 use super::{ListPage, ObjectMeta, ObjectStore, StoreCounters, StoreError, StoreErrorKind};
 
 /// How to reach S3 and how patient to be.
@@ -43,6 +45,8 @@ pub struct S3StoreOptions {
     pub max_concurrent_requests: usize,
     /// Extra PEM certificates to trust (from `AWS_CA_BUNDLE`).
     pub ca_bundle: Option<PathBuf>,
+    /// The shared-config profile of signed requests (`None`: `AWS_PROFILE` or default).
+    pub profile: Option<String>,
 }
 
 impl Default for S3StoreOptions {
@@ -57,6 +61,7 @@ impl Default for S3StoreOptions {
             max_attempts: 5,
             max_concurrent_requests: 64,
             ca_bundle: None,
+            profile: None,
         }
     }
 }
@@ -72,6 +77,8 @@ pub struct S3Store {
     attempt_timeout: Duration,
     /// Block buffers, recycled once the cache and every reader are done with them.
     buffers: Arc<BufferPool>,
+    /// Where requests go, as error messages name it.
+    endpoint: String,
 }
 
 /// The outcome of one failed attempt: try again, or give up now.
@@ -101,7 +108,10 @@ impl S3Store {
             }
             loader
         };
-        let signed_conf = loader().load().await;
+        let signed_conf = match &opts.profile {
+            Some(profile) => loader().profile_name(profile).load().await,
+            None => loader().load().await,
+        };
         let anon_conf = loader().no_credentials().load().await;
         let build = |conf: &aws_config::SdkConfig| {
             // Our attempt timeout already bounds a stalled body, and ranged GETs carry no
@@ -127,6 +137,10 @@ impl S3Store {
             max_attempts: opts.max_attempts.max(1),
             attempt_timeout: opts.attempt_timeout,
             buffers,
+            endpoint: match &opts.endpoint_url {
+                Some(url) => url.clone(),
+                None => format!("AWS S3 ({})", opts.region),
+            },
         })
     }
 
@@ -238,19 +252,26 @@ fn build_http_client(
 }
 
 /// Sorts an SDK failure into retry-or-not and the kind the filesystem maps to an errno.
-fn classify<E>(err: SdkError<E>, bucket: &str, key: &str, signed: bool) -> AttemptError
+fn classify<E>(
+    err: SdkError<E>,
+    endpoint: &str,
+    bucket: &str,
+    key: &str,
+    signed: bool,
+) -> AttemptError
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let status = err.raw_response().map(|r| r.status().as_u16());
+    let ids = err
+        .raw_response()
+        .map(|r| sdk_error::request_ids(r.headers()))
+        .unwrap_or_default();
     let code = err.code().map(str::to_string);
     let detail = match (&status, &code) {
-        (Some(s), Some(c)) => format!("HTTP {s} {c}"),
-        (Some(s), None) => format!("HTTP {s}"),
-        _ => format!(
-            "{}",
-            aws_smithy_types::error::display::DisplayErrorContext(&err)
-        ),
+        (Some(s), Some(c)) => format!("HTTP {s} {c}{ids}"),
+        (Some(s), None) => format!("HTTP {s}{ids}"),
+        _ => sdk_error::describe(&err, endpoint),
     };
     let make = |kind| StoreError::new(kind, bucket, key, detail.clone());
     match status {
@@ -357,7 +378,13 @@ impl ObjectStore for S3Store {
                     .set_continuation_token(continuation)
                     .send()
                     .await
-                    .map_err(|e| classify(e, bucket, prefix, signed))?;
+                    .map_err(|e| classify(e, &self.endpoint, bucket, prefix, signed))?;
+                tracing::debug!(
+                    bucket,
+                    prefix,
+                    request_id = out.request_id().unwrap_or("-"),
+                    "S3 LIST"
+                );
                 // Keys come URL-encoded when the server says so (XML 1.0 cannot carry every
                 // character a key may hold); a server that ignores the request sends them raw.
                 let encoded = out.encoding_type() == Some(&aws_sdk_s3::types::EncodingType::Url);
@@ -416,7 +443,13 @@ impl ObjectStore for S3Store {
                 .key(key)
                 .send()
                 .await
-                .map_err(|e| classify(e, bucket, key, signed))?;
+                .map_err(|e| classify(e, &self.endpoint, bucket, key, signed))?;
+            tracing::debug!(
+                bucket,
+                key,
+                request_id = out.request_id().unwrap_or("-"),
+                "S3 HEAD"
+            );
             Ok(ObjectMeta {
                 key: key.to_string(),
                 size: out.content_length().unwrap_or(0).max(0) as u64,
@@ -454,7 +487,7 @@ impl ObjectStore for S3Store {
                 let out = req
                     .send()
                     .await
-                    .map_err(|e| classify(e, bucket, key, signed))?;
+                    .map_err(|e| classify(e, &self.endpoint, bucket, key, signed))?;
                 if !etag.is_empty() {
                     if let Some(got) = out.e_tag() {
                         if got != etag {
@@ -470,6 +503,13 @@ impl ObjectStore for S3Store {
                 // A server that ignores Range answers 200 with the whole object: the bytes we
                 // want are still in it, at their absolute offsets. Either way only the wanted
                 // bytes are kept, in one buffer of their size (never a slice of a bigger body).
+                tracing::debug!(
+                    bucket,
+                    key,
+                    range = %format_args!("{}-{}", range.start, range.end - 1),
+                    request_id = out.request_id().unwrap_or("-"),
+                    "S3 GET"
+                );
                 let ranged = out.content_range().is_some();
                 if let Some(answered) = out.content_range() {
                     if !answered.starts_with(&format!("bytes {}-", range.start)) {

@@ -10,6 +10,7 @@
 mod faults;
 mod filtering;
 mod record;
+mod resolver;
 mod scenario;
 mod seed;
 mod server;

@@ -15,6 +15,8 @@ pub enum Endpoint {
     ColumnsConfig,
     /// `/api/v0.1/path_lookup/`.
     PathLookup,
+    /// The name resolver, `/Santa-war/query`.
+    Resolver,
     /// Any other path.
     Other,
     /// Every endpoint; faults only.

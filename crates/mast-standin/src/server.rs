@@ -134,6 +134,7 @@ async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Res
         INVOKE_PATH => Endpoint::Invoke,
         COLUMNS_CONFIG_PATH => Endpoint::ColumnsConfig,
         "/api/v0.1/path_lookup" | PATH_LOOKUP_PATH => Endpoint::PathLookup,
+        crate::resolver::RESOLVER_PATH => Endpoint::Resolver,
         _ => Endpoint::Other,
     };
     let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
@@ -204,6 +205,10 @@ async fn handle(request: Request<Incoming>, shared: Arc<Shared>) -> Response<Res
                 None => text_response(StatusCode::BAD_REQUEST, "missing colConfigId"),
             },
             (Endpoint::PathLookup, _, Some(lookup)) => answer_path_lookup(&state.scenario, lookup),
+            (Endpoint::Resolver, _, _) => json_response(crate::resolver::answer(
+                field("name").as_deref().unwrap_or_default(),
+                field("resolveAll").as_deref() == Some("true"),
+            )),
             _ => text_response(
                 StatusCode::NOT_FOUND,
                 "no such MAST endpoint in the stand-in",
@@ -270,8 +275,20 @@ fn answer_invoke(state: &State, request: &InvokeRequest) -> Response<ResponseBod
                 .and_then(Value::as_array)
                 .cloned()
                 .unwrap_or_default();
+            let cone = match request
+                .params
+                .get("position")
+                .map(crate::resolver::parse_cone)
+            {
+                None => None,
+                Some(Ok(cone)) => Some(cone),
+                Some(Err(message)) => return mast_error(&message),
+            };
             let mut rows = Vec::new();
             for row in &scenario.observations {
+                if cone.as_ref().is_some_and(|c| !c.contains(row)) {
+                    continue;
+                }
                 match scenario
                     .filter_observations
                     .then(|| row_matches(row, &filters))

@@ -12,6 +12,7 @@ use crate::criteria::Criteria;
 use crate::error::{MastError, QueryError};
 use crate::invoke::{invoke_all_pages, Table};
 use crate::options::ClientOptions;
+use crate::position::{resolve_name, wire_position, Target};
 use crate::product_filter::{cell_text, ProductColumns, ProductFilter};
 use crate::resolution::{deduplicate, Resolution};
 use crate::transport::{Deadline, HttpRequest, Transport};
@@ -131,17 +132,32 @@ impl MastClient {
         columns: &ColumnConfig,
     ) -> Result<Table, MastError> {
         let filters = criteria.filter_entries(columns)?;
-        let params = WireJson::obj([
-            ("columns", WireJson::str("*")),
-            ("filters", WireJson::Arr(filters)),
-        ]);
-        invoke_all_pages(
-            &self.transport,
-            "Mast.Caom.Filtered",
-            params,
-            Deadline::start(self.options().query_budget),
-        )
-        .await
+        let deadline = Deadline::start(self.options().query_budget);
+        let mut params = vec![
+            ("columns".to_string(), WireJson::str("*")),
+            ("filters".to_string(), WireJson::Arr(filters)),
+        ];
+        let service = match &criteria.position {
+            None => "Mast.Caom.Filtered",
+            Some(position) => {
+                let (ra, dec) = match &position.target {
+                    Target::Coordinates { ra, dec } => (*ra, *dec),
+                    Target::ObjectName(name) => {
+                        let resolver = self.options().resolver_base_url();
+                        let (ra, dec) =
+                            resolve_name(&self.transport, &resolver, name, deadline).await?;
+                        tracing::info!("{name} resolved to RA {ra}, Dec {dec} by {resolver}");
+                        (ra, dec)
+                    }
+                };
+                params.push((
+                    "position".to_string(),
+                    WireJson::str(wire_position(ra, dec, position.radius_deg)),
+                ));
+                "Mast.Caom.Filtered.Position"
+            }
+        };
+        invoke_all_pages(&self.transport, service, WireJson::Obj(params), deadline).await
     }
 
     /// `Mast.Caom.Products` for the obsids, in batches, all pages of each batch.

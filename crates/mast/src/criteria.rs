@@ -8,11 +8,9 @@ use serde_json::{Map, Number, Value};
 
 use crate::columns::{ColumnConfig, ColumnKind};
 use crate::error::QueryError;
+use crate::position::{Position, PositionalArgs, Target};
 use crate::values::{parse_range, scalars_from_json, split_key_value, split_list, Scalar};
 use crate::wire::WireJson;
-
-/// Keys astroquery treats as positions rather than columns; mastfs views do not support them.
-const POSITIONAL_KEYS: [&str; 3] = ["coordinates", "object_name", "radius"];
 
 /// The value of one criterion, before the column configuration says how to send it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -31,18 +29,25 @@ pub struct Criterion {
     pub value: CriterionValue,
 }
 
-/// All criteria of a query, in the user's order (MAST ANDs them).
+/// All criteria of a query, in the user's order (MAST ANDs them), and the cone to search
+/// in when a positional criterion is given.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Criteria {
     pub entries: Vec<Criterion>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub position: Option<Position>,
 }
 
 impl Criteria {
     /// Parse command-line style arguments: `key=value`, `key=a,b`, `key=lo..hi`.
     pub fn from_args(args: &[String]) -> Result<Self, QueryError> {
         let mut criteria = Criteria::default();
+        let mut positional = PositionalArgs::default();
         for arg in args {
             let (key, text) = split_key_value(arg)?;
+            if positional.take(&key, &text)? {
+                continue;
+            }
             let value = match parse_range(&text) {
                 Some((min, max)) => CriterionValue::Range { min, max },
                 None => CriterionValue::Values(
@@ -51,6 +56,7 @@ impl Criteria {
             };
             criteria.push(key, value)?;
         }
+        criteria.position = positional.finish()?;
         Ok(criteria)
     }
 
@@ -58,8 +64,18 @@ impl Criteria {
     /// command-line syntax; a two-number list on a continuous column is a range.
     pub fn from_json_map(map: &Map<String, Value>) -> Result<Self, QueryError> {
         let mut criteria = Criteria::default();
+        let mut positional = PositionalArgs::default();
         for (key, value) in map {
             let scalars = scalars_from_json(key, value)?;
+            // A position is one value: "210.8 54.35", a name, a radius with its unit.
+            let text = scalars
+                .iter()
+                .map(Scalar::as_text)
+                .collect::<Vec<_>>()
+                .join(" ");
+            if positional.take(key.trim(), &text)? {
+                continue;
+            }
             let value = match scalars.as_slice() {
                 [Scalar::Text(text)] => match parse_range(text) {
                     Some((min, max)) => CriterionValue::Range { min, max },
@@ -69,16 +85,11 @@ impl Criteria {
             };
             criteria.push(key.trim().to_string(), value)?;
         }
+        criteria.position = positional.finish()?;
         Ok(criteria)
     }
 
     fn push(&mut self, column: String, value: CriterionValue) -> Result<(), QueryError> {
-        if POSITIONAL_KEYS
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case(&column))
-        {
-            return Err(QueryError::PositionalNotSupported { name: column });
-        }
         if self
             .entries
             .iter()
@@ -88,6 +99,15 @@ impl Criteria {
         }
         if matches!(&value, CriterionValue::Values(v) if v.is_empty()) {
             return Err(QueryError::EmptyValue { key: column });
+        }
+        // Sent as it is, `!F606W` would ask MAST for a filter literally named "!F606W".
+        if let CriterionValue::Values(values) = &value {
+            if let Some(negated) = values.iter().find(|v| v.as_text().trim().starts_with('!')) {
+                return Err(QueryError::NegationNotSupported {
+                    name: column,
+                    value: negated.as_text(),
+                });
+            }
         }
         self.entries.push(Criterion { column, value });
         Ok(())
@@ -119,6 +139,13 @@ impl Criteria {
 
     /// Back to command-line form, one argument per criterion.
     pub fn to_args(&self) -> Vec<String> {
+        let position = self.position.iter().flat_map(|p| {
+            let target = match &p.target {
+                Target::Coordinates { ra, dec } => format!("coordinates={ra} {dec}"),
+                Target::ObjectName(name) => format!("objectname={name}"),
+            };
+            [target, format!("radius={}", p.radius_deg)]
+        });
         self.entries
             .iter()
             .map(|c| match &c.value {
@@ -133,6 +160,7 @@ impl Criteria {
                         .join(",")
                 ),
             })
+            .chain(position)
             .collect()
     }
 }
@@ -254,6 +282,67 @@ mod tests {
     }
 
     #[test]
+    fn negated_criteria_are_refused_not_sent_as_literal_values() {
+        for (criteria, what) in [
+            (Criteria::from_args(&args(&["filters=!F606W"])), "args"),
+            (
+                Criteria::from_args(&args(&["filters=F814W,!F606W"])),
+                "args list",
+            ),
+            (
+                Criteria::from_json_map(json!({"filters": ["!F606W"]}).as_object().unwrap()),
+                "config",
+            ),
+        ] {
+            match criteria {
+                Err(e @ QueryError::NegationNotSupported { .. }) => {
+                    let text = e.to_string();
+                    assert!(
+                        text.contains("cannot exclude")
+                            && text.contains("--products filters=!F606W"),
+                        "{what}: the message should say what to do, got: {text}"
+                    );
+                }
+                other => panic!("{what}: expected a refusal of '!F606W', got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn positional_keys_make_a_cone_from_args_and_config() {
+        let from_args = Criteria::from_args(&args(&[
+            "obs_collection=HST",
+            "coordinates=210.8 54.35",
+            "radius=0.5",
+        ]))
+        .unwrap();
+        let map = json!({"obs_collection": "HST", "coordinates": [210.8, 54.35], "radius": 0.5});
+        let from_map = Criteria::from_json_map(map.as_object().unwrap()).unwrap();
+        let want = Some(Position {
+            target: Target::Coordinates {
+                ra: 210.8,
+                dec: 54.35,
+            },
+            radius_deg: 0.5,
+        });
+        assert_eq!(from_args.position, want);
+        assert_eq!(from_map.position, want);
+        assert_eq!(
+            from_args.entries.len(),
+            1,
+            "positions are not column filters"
+        );
+        let again = Criteria::from_args(&from_args.to_args()).unwrap();
+        assert_eq!(again, from_args, "to_args round trip");
+        let named = json!({"obs_collection": "HST", "objectname": "M101"});
+        let named = Criteria::from_json_map(named.as_object().unwrap()).unwrap();
+        assert_eq!(
+            named.position.map(|p| p.target),
+            Some(Target::ObjectName("M101".into()))
+        );
+    }
+
+    #[test]
     fn config_map_gives_the_same_filters_as_args() {
         let map = json!({"obs_collection": "HST", "filters": "F606W", "instrument_name": "ACS/WFC",
                          "proposal_id": ["12062"], "dataRights": "PUBLIC"});
@@ -339,9 +428,18 @@ mod tests {
     #[test]
     fn parse_errors() {
         let cases: Vec<(Vec<&str>, &str)> = vec![
-            (vec![], "At least one non-positional criterion must be supplied."),
-            (vec!["radius=0.2"], "positional criterion 'radius' is not supported; use column criteria such as s_ra=lo..hi and s_dec=lo..hi"),
-            (vec!["a=1", "A=2"], "criterion 'A' is given more than once; put all its values in one list (key=a,b)"),
+            (
+                vec![],
+                "At least one non-positional criterion must be supplied.",
+            ),
+            (
+                vec!["radius=0.2"],
+                "radius needs coordinates or objectname to search around",
+            ),
+            (
+                vec!["a=1", "A=2"],
+                "criterion 'A' is given more than once; put all its values in one list (key=a,b)",
+            ),
             (vec!["a= , "], "'a' has an empty value"),
         ];
         for (list, want) in cases {

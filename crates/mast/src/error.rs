@@ -31,9 +31,21 @@ pub enum QueryError {
     /// No criteria besides positional ones.
     #[error("At least one non-positional criterion must be supplied.")]
     NoCriteria,
-    /// coordinates / object_name / radius are not supported by mastfs views.
-    #[error("positional criterion '{name}' is not supported; use column criteria such as s_ra=lo..hi and s_dec=lo..hi")]
-    PositionalNotSupported { name: String },
+    /// `coordinates=` that is not RA and Dec.
+    #[error("coordinates '{text}': give RA and Dec in degrees (coordinates=\"210.80 54.35\") or sexagesimal (\"14:03:12.6 +54:20:56\")")]
+    BadCoordinates { text: String },
+    /// `radius=` that is not a positive angle.
+    #[error("radius '{text}': give a positive angle in degrees (radius=0.2) or with a unit (radius=\"12 arcmin\", \"30 arcsec\")")]
+    BadRadius { text: String },
+    /// Both an object name and coordinates.
+    #[error("give either objectname or coordinates, not both")]
+    NameAndCoordinates,
+    /// A radius without a place to search around.
+    #[error("radius needs coordinates or objectname to search around")]
+    RadiusWithoutTarget,
+    /// `column=!value`: MAST's observation criteria cannot exclude values.
+    #[error("'{name}={value}': MAST observation criteria cannot exclude values; list the values you want ({name}=a,b), or drop products after the query with --products {name}={value} (product filters accept '!')")]
+    NegationNotSupported { name: String, value: String },
     /// A continuous column needs a range.
     #[error("'{name}' is a continuous column and needs a range (e.g. {name}=10..20 or [10, 20]), got {got}")]
     ContinuousNeedsRange { name: String, got: String },
@@ -138,4 +150,6 @@ pub enum MastError {
     Remote { what: String, message: String },
     #[error("cannot read column configuration: {0}")]
     ColumnConfig(String),
+    #[error("MAST's name resolver does not know '{name}'; check the spelling, or give coordinates instead")]
+    NameNotResolved { name: String },
 }

@@ -1,6 +1,6 @@
 //! mastfs-mast: a client of the MAST portal API that turns a view's criteria into the list
 //! of products and their `s3://stpubdata/...` locations, request for request the way
-//! astroquery's `Observations.get_cloud_uris` does (see /work/shared/docs/mast-api.md),
+//! astroquery's `Observations.get_cloud_uris` does (see `docs/mast-protocol.md` at the repository root),
 //! with timeouts, retries, a response-size cap and validation added.
 //!
 //! Typical use:
@@ -27,6 +27,7 @@ mod criteria;
 mod error;
 mod invoke;
 mod options;
+mod position;
 mod product_filter;
 mod render;
 mod resolution;
@@ -46,7 +47,10 @@ pub use invoke::{
     invoke_body, mashup_request, new_cache_breaker, parse_envelope, Envelope, Field, Table,
     INVOKE_PATH,
 };
-pub use options::{ClientOptions, DEFAULT_BASE_URL, DEFAULT_BUCKET};
+pub use options::{ClientOptions, DEFAULT_BASE_URL, DEFAULT_BUCKET, DEFAULT_RESOLVER_URL};
+pub use position::{
+    parse_coordinates, parse_radius, Position, Target, DEFAULT_RADIUS_DEG, RESOLVER_PATH,
+};
 pub use product_filter::{
     ColumnFilter, CompiledProductFilter, NumericTest, ProductColumns, ProductFilter,
     KNOWN_PRODUCT_COLUMNS, MINIMUM_RECOMMENDED,

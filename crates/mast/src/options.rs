@@ -34,6 +34,25 @@ pub struct ClientOptions {
     pub products_batch_size: usize,
     /// dataURIs per `path_lookup` request (kept small to avoid HTTP 414).
     pub path_lookup_chunk: usize,
+    /// Base URL of the name resolver (objectname criteria). `None`: MAST's own resolver for
+    /// the real MAST, else `base_url` (a MAST stand-in answers both).
+    pub resolver_url: Option<String>,
+}
+
+/// MAST's name resolver, as astroquery calls it.
+pub const DEFAULT_RESOLVER_URL: &str = "http://mastresolver.stsci.edu";
+
+impl ClientOptions {
+    /// Where objectname criteria are resolved.
+    pub fn resolver_base_url(&self) -> String {
+        match &self.resolver_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None if self.base_url.trim_end_matches('/') == DEFAULT_BASE_URL => {
+                DEFAULT_RESOLVER_URL.to_string()
+            }
+            None => self.base_url.trim_end_matches('/').to_string(),
+        }
+    }
 }
 
 impl Default for ClientOptions {
@@ -54,6 +73,7 @@ impl Default for ClientOptions {
             poll_interval: Duration::from_millis(500),
             products_batch_size: 500,
             path_lookup_chunk: 40,
+            resolver_url: None,
         }
     }
 }

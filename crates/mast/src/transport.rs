@@ -233,6 +233,8 @@ fn classify_reqwest(what: &str, error: reqwest::Error) -> AttemptError {
             detail: error.to_string(),
         });
     }
+    // The URL is said once, by the error that wraps this one.
+    let error = error.without_url();
     if error.is_timeout() {
         return AttemptError::TimedOut(error_chain(&error));
     }

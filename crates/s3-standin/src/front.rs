@@ -170,6 +170,12 @@ async fn handle_s3(
         }
     };
 
+    // Every answer names itself as AWS's do, so clients can log which request failed.
+    let id = format!("STANDIN{received_us:016X}");
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-amz-request-id", value);
+    }
+
     if info.op == Op::List && resp.status() == StatusCode::OK {
         if let Some(escaped) = resp
             .body()
