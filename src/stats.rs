@@ -38,6 +38,7 @@ pub fn snapshot(fs: &Fs) -> Value {
                 "entries": v.entries,
                 "resolving": v.resolving,
                 "last_error": v.last_error,
+                "unsafe_names": v.unsafe_names,
             })
         })
         .collect();

@@ -75,6 +75,10 @@ pub struct ViewListing {
     pub products: usize,
     pub duplicates: usize,
     pub not_in_cloud: usize,
+    /// Products left out because a name from MAST (productFilename, obs_id) cannot be one
+    /// path component; also counted in `not_in_cloud`.
+    #[serde(default)]
+    pub unsafe_names: usize,
     pub summary: Vec<String>,
 }
 
@@ -122,6 +126,8 @@ pub struct ViewStatus {
     pub entries: usize,
     pub resolving: bool,
     pub last_error: Option<String>,
+    /// Products left out because a name from MAST cannot be a file name.
+    pub unsafe_names: usize,
 }
 
 type Resolving = Shared<BoxFuture<'static, Result<Arc<ViewListing>, String>>>;
@@ -199,6 +205,9 @@ impl Views {
                         .map_or(0, |c| c.files.len()),
                     resolving: s.is_some_and(|s| s.resolving.is_some()),
                     last_error: s.and_then(|s| s.last_error.clone()),
+                    unsafe_names: s
+                        .and_then(|s| s.current.as_ref())
+                        .map_or(0, |c| c.unsafe_names),
                 }
             })
             .collect()
@@ -383,7 +392,7 @@ impl Views {
             .buffered(16)
             .collect()
             .await;
-        let mut files = Vec::new();
+        let mut files: Vec<ViewFile> = Vec::new();
         let mut missing = 0;
         let mut unlisted: Vec<(&ResolvedProduct, &'static str)> = resolution
             .products
@@ -413,17 +422,19 @@ impl Views {
                 Err(e) => return Err(format!("cannot read the size of {}: {e}", product.data_uri)),
             }
         }
-        let skipped = files.len();
-        files.retain(|f| {
-            let ok = is_valid_name(&f.name) && f.folder.as_deref().is_none_or(is_valid_name);
-            if !ok {
-                tracing::warn!(view = %def.name, name = %f.name, "product name cannot be a file name; left out");
+        let (files, unsafe_files) = safe_view_files(&def.name, files);
+        let by_uri: HashMap<&str, &ResolvedProduct> = resolution
+            .products
+            .iter()
+            .map(|p| (p.data_uri.as_str(), p))
+            .collect();
+        for f in &unsafe_files {
+            if let Some(product) = by_uri.get(f.data_uri.as_str()) {
+                unlisted.push((product, "name not usable as a file name"));
             }
-            ok
-        });
-        let bad_names = skipped - files.len();
-        disambiguate(&mut files);
-        let not_in_cloud = resolution.not_in_cloud + missing + bad_names;
+        }
+        let unsafe_names = unsafe_files.len();
+        let not_in_cloud = resolution.not_in_cloud + missing + unsafe_names;
         if not_in_cloud > 0 {
             tracing::info!(view = %def.name, not_in_cloud, "products without a readable cloud copy were left out");
         }
@@ -434,6 +445,7 @@ impl Views {
             products: resolution.products.len(),
             duplicates: resolution.duplicates,
             not_in_cloud,
+            unsafe_names,
             summary: resolution.summary_lines(),
         })
     }
@@ -471,7 +483,11 @@ impl Views {
     fn load_persisted(&self, def: &ViewDef) -> Option<ViewListing> {
         let path = self.persist_path(def)?;
         let bytes = std::fs::read(&path).ok()?;
-        match serde_json::from_slice(&bytes) {
+        match serde_json::from_slice::<ViewListing>(&bytes) {
+            Ok(listing) if !listing.files.iter().all(has_safe_names) => {
+                tracing::warn!(view = %def.name, path = %path.display(), "ignoring a persisted view with names that cannot be file names");
+                None
+            }
             Ok(listing) => Some(listing),
             Err(e) => {
                 tracing::warn!(view = %def.name, path = %path.display(), "ignoring unreadable persisted view: {e}");
@@ -486,6 +502,35 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
     })
+}
+
+/// Whether every name of `f` that becomes a path component (its file name, its obs_id
+/// folder, and the obs_id that [`disambiguate`] may insert) is one safe component.
+fn has_safe_names(f: &ViewFile) -> bool {
+    is_valid_name(&f.name)
+        && is_valid_name(&f.obs_id)
+        && f.folder.as_deref().is_none_or(is_valid_name)
+}
+
+/// The files of view `view` whose names from MAST are safe path components, disambiguated,
+/// and those left out (each with a log line): a productFilename or obs_id such as
+/// `../../x`, `/etc/passwd` or `a/b` never reaches a directory of the mount or a path
+/// written by `get`.
+pub fn safe_view_files(view: &str, files: Vec<ViewFile>) -> (Vec<ViewFile>, Vec<ViewFile>) {
+    let log = |f: &ViewFile| {
+        tracing::warn!(view, name = %f.name, obs_id = %f.obs_id, data_uri = %f.data_uri,
+            "product name cannot be a file name; left out");
+    };
+    let (mut kept, mut left_out): (Vec<ViewFile>, Vec<ViewFile>) =
+        files.into_iter().partition(has_safe_names);
+    left_out.iter().for_each(log);
+    disambiguate(&mut kept);
+    // Inserting the obs_id may push a name past NAME_MAX.
+    let (kept, too_long): (Vec<ViewFile>, Vec<ViewFile>) =
+        kept.into_iter().partition(has_safe_names);
+    too_long.iter().for_each(log);
+    left_out.extend(too_long);
+    (kept, left_out)
 }
 
 /// Two products with the same file name in one folder: the first (in MAST's order) keeps
@@ -644,6 +689,39 @@ mod tests {
             obsid: "1".into(),
             obs_id: obs.into(),
         }
+    }
+
+    #[test]
+    fn names_from_mast_that_are_not_one_component_are_left_out() {
+        let mut by_obs = file("c.fits", "o4");
+        by_obs.folder = Some("../o4".into());
+        let files = vec![
+            file("a_drz.fits", "o1"),
+            // A duplicate whose obs_id would be inserted into its name.
+            file("a_drz.fits", "../../etc"),
+            file("a_drz.fits", "x/y"),
+            file("../escape.fits", "o2"),
+            file("/etc/passwd", "o3"),
+            by_obs,
+            file("b.fits", "o1"),
+            // Fine alone, but too long once the obs_id is inserted.
+            file(&format!("{}.fits", "n".repeat(240)), "o1"),
+            file(&format!("{}.fits", "n".repeat(240)), "o5-long-obs-id"),
+        ];
+        let (kept, left_out) = safe_view_files("v", files);
+        let kept: Vec<_> = kept.iter().map(|f| f.name.as_str()).collect();
+        let left_out: Vec<_> = left_out.iter().map(|f| f.obs_id.as_str()).collect();
+        let long = format!("{}.fits", "n".repeat(240));
+        assert_eq!(
+            kept,
+            vec!["a_drz.fits", "b.fits", long.as_str()],
+            "kept names"
+        );
+        assert_eq!(
+            left_out,
+            vec!["../../etc", "x/y", "o2", "o3", "o4", "o5-long-obs-id"],
+            "left out"
+        );
     }
 
     #[test]
