@@ -94,6 +94,21 @@ pub struct Node {
     /// the kernel whether its cached entries are still valid. Like `last_open_etag`, the
     /// kernel's cached entries live in its inode and go with it.
     pub last_listing: Option<Instant>,
+    /// Open handles of this file by the ETag each pinned: while any is open, no handle of
+    /// another version may read through this inode's page cache.
+    open_etags: HashMap<String, u32>,
+}
+
+/// What an open of a file inode may do with the kernel's page cache of that inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageCache {
+    /// The pages hold this version (or none): keep them.
+    Keep,
+    /// The pages may hold another version and no handle of it is open: drop them.
+    Drop,
+    /// A handle of another version is open and may refill the pages with its bytes: this
+    /// version must get an inode of its own.
+    OtherVersionOpen,
 }
 
 pub struct InodeTable {
@@ -123,6 +138,7 @@ impl InodeTable {
                 kind: NodeKind::Root,
                 last_open_etag: None,
                 last_listing: None,
+                open_etags: HashMap::new(),
             },
         );
         InodeTable {
@@ -148,7 +164,16 @@ impl InodeTable {
         if let Some(&ino) = self.by_name.get(&key) {
             if let Some(node) = self.nodes.get_mut(&ino) {
                 let same_type = std::mem::discriminant(&node.kind) == std::mem::discriminant(&kind);
-                if same_type {
+                // A new version of a file that is open at another version gets a new number:
+                // the kernel's page cache belongs to the inode, and the open handles could
+                // refill it with the old bytes.
+                let other_version_open = match (&node.kind, &kind) {
+                    (NodeKind::File { meta: old, .. }, NodeKind::File { meta: new, .. }) => {
+                        old.etag != new.etag && node.open_etags.keys().any(|e| *e != new.etag)
+                    }
+                    _ => false,
+                };
+                if same_type && !other_version_open {
                     node.kind = kind;
                     return ino;
                 }
@@ -166,6 +191,7 @@ impl InodeTable {
                 kind,
                 last_open_etag: None,
                 last_listing: None,
+                open_etags: HashMap::new(),
             },
         );
         self.by_name.insert(key, ino);
@@ -258,14 +284,50 @@ impl InodeTable {
         node.last_listing.replace(fetched) == Some(fetched)
     }
 
-    /// Records an open of `ino` at `etag`; true when the kernel may keep cached pages
-    /// (first open, or the same version as the last open).
-    pub fn note_open(&mut self, ino: u64, etag: &str) -> bool {
+    /// Records an open of `ino` at `etag` and says what becomes of the kernel's cached
+    /// pages: kept for the same version as the last open (or the first), dropped for
+    /// another, and refused while a handle of another version is open (the caller gives
+    /// the name a new inode with [`InodeTable::detach_name`]). An open that is not refused
+    /// must be given back with [`InodeTable::note_close`].
+    pub fn note_open(&mut self, ino: u64, etag: &str) -> PageCache {
         let Some(node) = self.nodes.get_mut(&ino) else {
-            return false;
+            return PageCache::Drop;
         };
+        if node.open_etags.keys().any(|e| e != etag) {
+            return PageCache::OtherVersionOpen;
+        }
+        *node.open_etags.entry(etag.to_string()).or_default() += 1;
         let keep = node.last_open_etag.as_deref().is_none_or(|e| e == etag);
         node.last_open_etag = Some(etag.to_string());
-        keep
+        if keep {
+            PageCache::Keep
+        } else {
+            PageCache::Drop
+        }
+    }
+
+    /// A handle opened at `etag` was closed.
+    pub fn note_close(&mut self, ino: u64, etag: &str) {
+        let Some(node) = self.nodes.get_mut(&ino) else {
+            return;
+        };
+        if let Some(count) = node.open_etags.get_mut(etag) {
+            *count -= 1;
+            if *count == 0 {
+                node.open_etags.remove(etag);
+            }
+        }
+    }
+
+    /// Unbinds `ino` from its name, so the next lookup of the name makes a new inode; `ino`
+    /// itself stays while the kernel or a snapshot holds it.
+    pub fn detach_name(&mut self, ino: u64) {
+        let Some(node) = self.nodes.get(&ino) else {
+            return;
+        };
+        let key = (node.parent, node.name.clone());
+        if self.by_name.get(&key) == Some(&ino) {
+            self.by_name.remove(&key);
+        }
     }
 }

@@ -18,7 +18,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 pub use error::FsError;
-use inode::{InodeTable, NodeKind, Origin};
+use inode::{InodeTable, NodeKind, Origin, PageCache};
 
 use crate::cache::{BlockCache, Claims, ObjectRef, ReadAhead};
 use crate::config::VIEWS_DIR;
@@ -131,6 +131,7 @@ struct DirHandle {
 /// made in memory.
 enum OpenFile {
     Object {
+        ino: u64,
         object: ObjectRef,
         readahead: Mutex<ReadAhead>,
         /// The read-ahead fetches this handle asked for: given up on close.
@@ -579,7 +580,24 @@ impl Fs {
                 .map_err(|e| FsError::from_store(&e))?;
             self.update_meta(ino, meta.clone());
         }
-        let keep_cache = self.inodes.lock().note_open(ino, &meta.etag);
+        let page_cache = self.inodes.lock().note_open(ino, &meta.etag);
+        let keep_cache = match page_cache {
+            PageCache::Keep => true,
+            PageCache::Drop => false,
+            PageCache::OtherVersionOpen => {
+                // The object was replaced while a handle of the old version is open: the
+                // name gets a new inode, and ESTALE makes the kernel walk the path again
+                // (LOOKUP_REVAL) and open that one, so the two versions never share pages.
+                self.inodes.lock().detach_name(ino);
+                return Err(FsError::new(
+                    libc::ESTALE,
+                    format!(
+                        "s3://{bucket}/{key} was replaced (ETag {}) while the old version is open; the name now has a new inode",
+                        meta.etag
+                    ),
+                ));
+            }
+        };
         let object = ObjectRef {
             bucket,
             key,
@@ -589,6 +607,7 @@ impl Fs {
         // FITS and ASDF: fetch the head and the header/index ranges that come next now.
         self.cache.hint_open(&object);
         let file = OpenFile::Object {
+            ino,
             object,
             readahead: Mutex::new(ReadAhead::for_cache(&self.cache, self.opts.max_readahead)),
             claims: Mutex::new(Claims::default()),
@@ -653,6 +672,7 @@ impl Fs {
                 object,
                 readahead,
                 claims,
+                ..
             } => (object, readahead, claims),
         };
         let unit_end = self.cache.unit_end(object, offset);
@@ -692,7 +712,14 @@ impl Fs {
             };
             (file, others)
         };
-        if let Some(OpenFile::Object { object, claims, .. }) = file.as_deref() {
+        if let Some(OpenFile::Object {
+            ino,
+            object,
+            claims,
+            ..
+        }) = file.as_deref()
+        {
+            self.inodes.lock().note_close(*ino, &object.etag);
             let claims = std::mem::take(&mut *claims.lock());
             let stopped = self.cache.release_claims(object, claims, &others);
             if stopped > 0 {

@@ -648,3 +648,77 @@ fn forgetting_a_replaced_inode_keeps_the_name_of_its_successor() {
         "the name still means the folder"
     );
 }
+
+fn fs_with_ttl(store: Arc<MemoryStore>, ttl: Duration) -> Fs {
+    let trees = Arc::new(BucketTrees::new(
+        store.clone(),
+        &[BucketConfig {
+            name: "b1".into(),
+            prefix: None,
+            signed: false,
+        }],
+        ttl,
+        ttl,
+    ));
+    let cache = BlockCache::new(store, 4096, 1 << 20);
+    let opts = FsOptions {
+        metadata_ttl: ttl,
+        ..FsOptions::default()
+    };
+    Fs::new(opts, trees, None, cache, Default::default())
+}
+
+#[tokio::test]
+async fn a_replaced_object_never_shares_an_inode_with_an_open_old_version() {
+    let store = Arc::new(MemoryStore::new());
+    store.put("b1", "f", "e1", Bytes::from(vec![1u8; 10_000]));
+    let fs = fs_with_ttl(store.clone(), Duration::ZERO);
+    let old = walk(&fs, "b1/f").await.unwrap();
+    let old_fh = fs.open(old.ino).await.unwrap().fh;
+    store.put("b1", "f", "e2", Bytes::from(vec![2u8; 10_000]));
+
+    // The open revalidates (TTL 0) and finds e2 while the e1 handle is open.
+    let err = fs.open(old.ino).await.unwrap_err();
+    assert_eq!(
+        err.errno,
+        libc::ESTALE,
+        "open of the old inode after the replacement: expected ESTALE, got {err}"
+    );
+    let new = walk(&fs, "b1/f").await.unwrap();
+    assert_ne!(
+        new.ino, old.ino,
+        "the new version must get an inode of its own while the old one is open"
+    );
+    let opened = fs.open(new.ino).await.unwrap();
+    let data = fs.read(opened.fh, 0, 10).await.unwrap();
+    assert_eq!(&data[..], &[2u8; 10][..], "bytes through the new inode");
+
+    // Once the old handle is closed, the new inode drops pages from other versions.
+    fs.release(old_fh);
+    fs.release(opened.fh);
+    store.put("b1", "f", "e3", Bytes::from(vec![3u8; 10_000]));
+    let third = fs.open(new.ino).await.unwrap();
+    assert!(
+        !third.keep_cache,
+        "a new version with no old handle open must drop the cached pages"
+    );
+}
+
+#[tokio::test]
+async fn a_listing_with_a_new_version_gives_a_new_inode_while_the_old_is_open() {
+    let store = Arc::new(MemoryStore::new());
+    store.put("b1", "d/f", "e1", Bytes::from(vec![1u8; 100]));
+    let fs = fs_with_ttl(store.clone(), Duration::ZERO);
+    let old = walk(&fs, "b1/d/f").await.unwrap();
+    let fh = fs.open(old.ino).await.unwrap().fh;
+    store.put("b1", "d/f", "e2", Bytes::from(vec![2u8; 100]));
+    let d = walk(&fs, "b1/d").await.unwrap();
+    let fresh = names(&fs, d.ino).await;
+    assert_eq!(fresh, vec!["f"], "entries of d/");
+    let new = walk(&fs, "b1/d/f").await.unwrap();
+    assert_ne!(
+        new.ino, old.ino,
+        "the listing showed a new ETag while the old version is open: new inode expected"
+    );
+    fs.release(fh);
+}
