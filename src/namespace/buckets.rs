@@ -5,7 +5,7 @@
 //! mounted with `NAME/PREFIX`: directories above an allowed prefix are made up from the
 //! prefixes themselves, without asking S3.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use parking_lot::Mutex;
 use super::names::{has_extension, is_valid_name};
 use super::Child;
 use crate::config::BucketConfig;
-use crate::store::{ListPage, ObjectStore, StoreError};
+use crate::store::{ListPage, ObjectStore, StoreError, StoreErrorKind};
 
 /// A complete listing of one directory.
 #[derive(Debug)]
@@ -49,6 +49,25 @@ pub struct BucketTrees {
     head_starts: Mutex<HashMap<(String, String), (ListPage, Instant)>>,
     ttl: Duration,
     negative_ttl: Duration,
+}
+
+/// The continuation token of `page`, unless it was seen before in this listing: a server
+/// that hands out a token twice would be followed forever.
+fn next_token(
+    bucket: &str,
+    prefix: &str,
+    page: &ListPage,
+    seen: &mut HashSet<String>,
+) -> Result<Option<String>, StoreError> {
+    match &page.next_token {
+        Some(token) if !seen.insert(token.clone()) => Err(StoreError::new(
+            StoreErrorKind::Invalid,
+            bucket,
+            prefix,
+            format!("the listing repeated its continuation token '{token}'; stopped"),
+        )),
+        other => Ok(other.clone()),
+    }
 }
 
 impl BucketTrees {
@@ -157,9 +176,10 @@ impl BucketTrees {
                         pages.push(page);
                     }
                 }
+                let mut seen = HashSet::new();
                 while token.is_some() || pages.is_empty() {
                     let page = self.store.list_page(bucket, dir, token).await?;
-                    token = page.next_token.clone();
+                    token = next_token(bucket, dir, &page, &mut seen)?;
                     pages.push(page);
                 }
                 Ok(self.remember(bucket, dir, &pages))
@@ -226,8 +246,10 @@ impl BucketTrees {
         let as_dir = format!("{key}/");
         let mut file = None;
         let mut token = None;
+        let mut seen = HashSet::new();
         loop {
             let page = self.store.list_page(bucket, key, token).await?;
+            let next = next_token(bucket, key, &page, &mut seen)?;
             if page.prefixes.contains(&as_dir) {
                 return Ok(Some(Child::Dir));
             }
@@ -237,7 +259,7 @@ impl BucketTrees {
             let last_object = page.objects.last().map(|o| o.key.as_str());
             let last_prefix = page.prefixes.last().map(String::as_str);
             let past_folder = last_object.max(last_prefix) >= Some(as_dir.as_str());
-            token = page.next_token;
+            token = next;
             if token.is_none() || past_folder {
                 return Ok(file.map(Child::File));
             }
@@ -294,8 +316,11 @@ impl BucketTrees {
         let mut children = BTreeMap::new();
         for page in pages {
             for obj in &page.objects {
-                let name = &obj.key[dir.len().min(obj.key.len())..];
-                if !obj.key.starts_with(dir) || name.is_empty() {
+                let Some(name) = obj.key.strip_prefix(dir) else {
+                    tracing::warn!(bucket, key = %obj.key, dir, "listing returned a key outside the prefix asked for; skipped");
+                    continue;
+                };
+                if name.is_empty() {
                     continue; // the directory's own marker object
                 }
                 if !is_valid_name(name) {
@@ -327,5 +352,76 @@ impl BucketTrees {
             .lock()
             .insert((bucket.to_string(), dir.to_string()), listing.clone());
         listing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::failing::{FailingStore, Fault};
+    use crate::store::memory::MemoryStore;
+    use crate::store::ObjectMeta;
+    use bytes::Bytes;
+
+    fn trees_over(store: Arc<FailingStore>) -> BucketTrees {
+        let buckets = [BucketConfig {
+            name: "b1".into(),
+            prefix: None,
+            signed: false,
+        }];
+        let ttl = Duration::from_secs(60);
+        BucketTrees::new(store, &buckets, ttl, ttl)
+    }
+
+    fn store_with(keys: &[&str]) -> Arc<FailingStore> {
+        let memory = Arc::new(MemoryStore::new());
+        for key in keys {
+            memory.put("b1", key, "e", Bytes::from_static(b"x"));
+        }
+        Arc::new(FailingStore::new(memory))
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_repeats_its_continuation_token_stops_with_an_error() {
+        let store = store_with(&["d/a", "d/b"]);
+        store.add(Fault::RepeatToken("same".into()));
+        let trees = trees_over(store.clone());
+        let listed = tokio::time::timeout(Duration::from_secs(5), trees.list("b1", "d/")).await;
+        let err = match listed {
+            Err(_) => panic!("listing with a repeating token still running after 5 s"),
+            Ok(Ok(l)) => panic!("listing with a repeating token succeeded: {l:?}"),
+            Ok(Err(e)) => e,
+        };
+        assert!(
+            err.to_string().contains("repeated"),
+            "the error should say the token repeated: {err}"
+        );
+        let probed =
+            tokio::time::timeout(Duration::from_secs(5), trees.lookup("b1", "d/", "z.fits")).await;
+        assert!(
+            matches!(probed, Ok(Err(_))),
+            "a lookup whose listing repeats its token: expected an error, got {probed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_outside_the_listed_prefix_are_skipped() {
+        let store = store_with(&["ab/ok.fits"]);
+        let stray = |key: &str| ObjectMeta {
+            key: key.into(),
+            size: 1,
+            etag: "e".into(),
+            last_modified: std::time::UNIX_EPOCH,
+        };
+        // "éé": byte 3 falls inside a character; "zz/x" is outside "ab/".
+        store.add(Fault::ExtraObjects(vec![
+            stray("éé"),
+            stray("zz/x"),
+            stray("a"),
+        ]));
+        let trees = trees_over(store);
+        let listing = trees.list("b1", "ab/").await.expect("listing");
+        let names: Vec<&String> = listing.children.keys().collect();
+        assert_eq!(names, vec!["ok.fits"], "entries of ab/");
     }
 }
