@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
+use super::bounded::BytesBounded;
 use super::names::{has_extension, is_valid_name};
 use super::Child;
 use crate::config::BucketConfig;
@@ -42,13 +43,46 @@ pub struct BucketTrees {
     store: Arc<dyn ObjectStore>,
     scopes: HashMap<String, BucketScope>,
     order: Vec<String>,
-    listings: Mutex<HashMap<(String, String), Arc<Listing>>>,
-    missing: Mutex<HashMap<(String, String), Instant>>,
+    listings: Mutex<BytesBounded<(String, String), Arc<Listing>>>,
+    missing: Mutex<BytesBounded<(String, String), Instant>>,
     /// First pages of listings too long to keep whole, fetched by a lookup: the next
     /// `list` of that directory continues from them instead of asking for page one again.
-    head_starts: Mutex<HashMap<(String, String), (ListPage, Instant)>>,
+    head_starts: Mutex<BytesBounded<(String, String), (ListPage, Instant)>>,
     ttl: Duration,
     negative_ttl: Duration,
+}
+
+/// What the metadata caches of one mount may hold, in bytes (estimated): a share of the
+/// 64 MiB the daemon may use beside the block cache (docs/RELIABILITY.md).
+const METADATA_BUDGET: u64 = 16 << 20;
+/// Per-entry overhead of maps, strings and `Arc`s, estimated.
+const ENTRY_OVERHEAD: u64 = 96;
+
+fn entry_bytes(bucket: &str, key: &str) -> u64 {
+    (bucket.len() + key.len()) as u64 * 2 + ENTRY_OVERHEAD
+}
+
+fn listing_bytes(dir: &str, children: &BTreeMap<String, Child>) -> u64 {
+    children
+        .iter()
+        .map(|(name, child)| {
+            let meta = match child {
+                Child::File(m) => (dir.len() + name.len() + m.etag.len()) as u64,
+                Child::Dir => 0,
+            };
+            name.len() as u64 + meta + ENTRY_OVERHEAD
+        })
+        .sum()
+}
+
+fn page_bytes(page: &ListPage) -> u64 {
+    let objects: u64 = page
+        .objects
+        .iter()
+        .map(|o| (o.key.len() + o.etag.len()) as u64 + ENTRY_OVERHEAD)
+        .sum();
+    let prefixes: u64 = page.prefixes.iter().map(|p| p.len() as u64 + 32).sum();
+    objects + prefixes
 }
 
 /// The continuation token of `page`, unless it was seen before in this listing: a server
@@ -103,9 +137,9 @@ impl BucketTrees {
             store,
             scopes,
             order,
-            listings: Mutex::new(HashMap::new()),
-            missing: Mutex::new(HashMap::new()),
-            head_starts: Mutex::new(HashMap::new()),
+            listings: Mutex::new(BytesBounded::new(METADATA_BUDGET * 3 / 4)),
+            missing: Mutex::new(BytesBounded::new(METADATA_BUDGET / 8)),
+            head_starts: Mutex::new(BytesBounded::new(METADATA_BUDGET / 8)),
             ttl,
             negative_ttl,
         }
@@ -118,6 +152,20 @@ impl BucketTrees {
 
     pub fn has_bucket(&self, name: &str) -> bool {
         self.scopes.contains_key(name)
+    }
+
+    /// The same trees with metadata caches bounded by `budget` bytes instead.
+    #[cfg(test)]
+    pub fn with_metadata_budget(mut self, budget: u64) -> BucketTrees {
+        self.listings = Mutex::new(BytesBounded::new(budget * 3 / 4));
+        self.missing = Mutex::new(BytesBounded::new(budget / 8));
+        self.head_starts = Mutex::new(BytesBounded::new(budget / 8));
+        self
+    }
+
+    /// Bytes the metadata caches hold (listings, missing names, first pages), estimated.
+    pub fn metadata_bytes(&self) -> u64 {
+        self.listings.lock().bytes() + self.missing.lock().bytes() + self.head_starts.lock().bytes()
     }
 
     /// Forgets every cached listing and missing name (SIGHUP, refresh).
@@ -230,9 +278,10 @@ impl BucketTrees {
             self.probe_folder_and_key(bucket, &key).await?
         };
         if found.is_none() {
+            let bytes = entry_bytes(bucket, &key);
             self.missing
                 .lock()
-                .insert((bucket.to_string(), key), Instant::now());
+                .insert((bucket.to_string(), key), Instant::now(), bytes);
         }
         Ok(found)
     }
@@ -284,9 +333,12 @@ impl BucketTrees {
             if page.next_token.is_none() {
                 self.remember(bucket, &as_dir, std::slice::from_ref(&page));
             } else {
-                self.head_starts
-                    .lock()
-                    .insert((bucket.to_string(), as_dir), (page, Instant::now()));
+                let bytes = entry_bytes(bucket, &as_dir) + page_bytes(&page);
+                self.head_starts.lock().insert(
+                    (bucket.to_string(), as_dir),
+                    (page, Instant::now()),
+                    bytes,
+                );
             }
             return Ok(Some(Child::Dir));
         }
@@ -307,7 +359,7 @@ impl BucketTrees {
     }
 
     fn cached(&self, bucket: &str, dir: &str) -> Option<Arc<Listing>> {
-        let listings = self.listings.lock();
+        let mut listings = self.listings.lock();
         let l = listings.get(&(bucket.to_string(), dir.to_string()))?;
         (l.fetched.elapsed() < self.ttl).then(|| l.clone())
     }
@@ -344,13 +396,16 @@ impl BucketTrees {
                 children.insert(name.to_string(), Child::Dir);
             }
         }
+        let bytes = entry_bytes(bucket, dir) + listing_bytes(dir, &children);
         let listing = Arc::new(Listing {
             children,
             fetched: Instant::now(),
         });
-        self.listings
-            .lock()
-            .insert((bucket.to_string(), dir.to_string()), listing.clone());
+        self.listings.lock().insert(
+            (bucket.to_string(), dir.to_string()),
+            listing.clone(),
+            bytes,
+        );
         listing
     }
 }
@@ -401,6 +456,53 @@ mod tests {
         assert!(
             matches!(probed, Ok(Err(_))),
             "a lookup whose listing repeats its token: expected an error, got {probed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn metadata_caches_stay_within_their_byte_budget() {
+        let keys: Vec<String> = (0..2000)
+            .flat_map(|d| (0..5).map(move |f| format!("dir{d:04}/file{f}.fits")))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let store = store_with(&keys);
+        let budget = 256 << 10;
+        let trees = trees_over(store.clone()).with_metadata_budget(budget);
+        for d in 0..2000 {
+            trees
+                .list("b1", &format!("dir{d:04}/"))
+                .await
+                .expect("listing");
+            // Names that are not there: one negative entry each.
+            let _ = trees.lookup("b1", "", &format!("missing{d}")).await;
+        }
+        let held = trees.metadata_bytes();
+        assert!(
+            held <= budget,
+            "metadata caches hold {held} bytes after 2000 folders, budget {budget}"
+        );
+        let lists = store
+            .inner
+            .list_count
+            .load(std::sync::atomic::Ordering::SeqCst);
+        trees.list("b1", "dir0000/").await.expect("listing");
+        let again = store
+            .inner
+            .list_count
+            .load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            again,
+            lists + 1,
+            "the least recently used listing should have been dropped and asked for again"
+        );
+        trees.list("b1", "dir1999/").await.expect("listing");
+        assert_eq!(
+            store
+                .inner
+                .list_count
+                .load(std::sync::atomic::Ordering::SeqCst),
+            again,
+            "the most recently used listing should still be cached"
         );
     }
 
