@@ -520,3 +520,32 @@ fn a_refresh_asked_during_a_resolution_gets_a_resolution_of_its_own() {
         "MAST searches: the held one, then one started after the second refresh was asked for"
     );
 }
+
+#[test]
+fn a_resolution_is_bounded_as_a_whole_by_the_mast_timeout() {
+    let w = World::new();
+    // Every MAST step is quick, but each HEAD of a product takes 3 s.
+    w.s3.set_link(std::time::Duration::from_secs(3), None);
+    let text = format!(
+        "{}\n[mast]\ntimeout = \"1s\"\nwait = \"20s\"\n",
+        seed_view()
+    );
+    let m = w.mount(&text);
+    let started = std::time::Instant::now();
+    let listed = fs::read_dir(m.path(&format!("views/{VIEW}")));
+    let took = started.elapsed();
+    assert_eq!(
+        listed.err().and_then(|e| e.raw_os_error()),
+        Some(libc::EIO),
+        "a view whose resolution outlasts [mast] timeout (took {took:?})"
+    );
+    assert!(
+        took < std::time::Duration::from_millis(2900),
+        "the view failed only after {took:?}; [mast] timeout is 1 s"
+    );
+    assert!(
+        m.log_text().contains("[mast] timeout"),
+        "the log says which bound stopped it:\n{}",
+        m.log_text()
+    );
+}

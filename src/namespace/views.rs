@@ -21,6 +21,10 @@ use super::names::is_valid_name;
 use crate::config::ViewLayout;
 use crate::store::{ObjectMeta, ObjectStore, StoreErrorKind};
 
+/// The most files one view may hold: each costs a HEAD at every resolution and memory for
+/// as long as the mount lives.
+const MAX_VIEW_FILES: usize = 100_000;
+
 /// The name of the manifest file in every view directory.
 pub const MANIFEST_NAME: &str = ".manifest.csv";
 
@@ -348,7 +352,20 @@ impl Views {
             .shared()
     }
 
+    /// One resolution, bounded as a whole by `[mast] timeout` (MAST's queries and pages,
+    /// and the HEADs of the products, together).
     async fn resolve(&self, def: &ViewDef) -> Result<Arc<ViewListing>, String> {
+        let budget = self.client.options().query_budget;
+        match tokio::time::timeout(budget, self.resolve_unbounded(def)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "the resolution took longer than [mast] timeout ({}); stopped",
+                humantime::format_duration(budget)
+            )),
+        }
+    }
+
+    async fn resolve_unbounded(&self, def: &ViewDef) -> Result<Arc<ViewListing>, String> {
         let resolution = self
             .client
             .resolve(&def.query, &self.columns)
@@ -370,6 +387,13 @@ impl Views {
         resolution: &Resolution,
     ) -> Result<ViewListing, String> {
         let cloud: Vec<&ResolvedProduct> = resolution.cloud_products().collect();
+        if cloud.len() > MAX_VIEW_FILES {
+            return Err(format!(
+                "the query gives {} products in the cloud, more than the {MAX_VIEW_FILES} a view \
+                 may hold; narrow its criteria or its products filter",
+                cloud.len()
+            ));
+        }
         let targets: Vec<(String, String)> = cloud
             .iter()
             .filter_map(|p| p.cloud.as_ref())
