@@ -704,7 +704,7 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 /// The S3 endpoint must be an http(s) URL with a host: an empty or mistyped one would
 /// mount a tree where every access fails.
 fn validate_endpoint_url(url: &str) -> Result<(), ConfigError> {
-    let parsed = reqwest::Url::parse(url.trim());
+    let parsed = url::Url::parse(url.trim());
     let ok = parsed.as_ref().is_ok_and(|u| {
         matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
     });
