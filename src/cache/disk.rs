@@ -29,20 +29,14 @@ use lru::LruCache;
 use md5::{Digest, Md5};
 use parking_lot::Mutex;
 
-/// First bytes of every block file; the digit is the format version.
-const MAGIC: &[u8; 8] = b"MASTFSB1";
 /// Temporary files older than this are leftovers of a crash and are removed at start.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 
-/// The identity of one cached block.
-#[derive(Clone, Copy, Debug)]
-pub struct DiskBlock<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-    pub etag: &'a str,
-    pub block_size: u64,
-    pub index: u64,
-}
+#[path = "block_file.rs"]
+pub mod block_file;
+
+pub use block_file::DiskBlock;
+use block_file::MAGIC;
 
 impl DiskBlock<'_> {
     /// `ab/abcdef….<index>`: the file of this block, relative to the cache folder.
@@ -59,20 +53,6 @@ impl DiskBlock<'_> {
             .map(|b| format!("{b:02x}"))
             .collect();
         PathBuf::from(&hex[..2]).join(format!("{hex}.{}", self.index))
-    }
-
-    fn header(&self, data: &[u8]) -> Vec<u8> {
-        let mut h = Vec::with_capacity(64 + self.bucket.len() + self.key.len() + self.etag.len());
-        h.extend_from_slice(MAGIC);
-        for part in [self.bucket, self.key, self.etag] {
-            h.extend_from_slice(&(part.len() as u32).to_le_bytes());
-            h.extend_from_slice(part.as_bytes());
-        }
-        h.extend_from_slice(&self.block_size.to_le_bytes());
-        h.extend_from_slice(&self.index.to_le_bytes());
-        h.extend_from_slice(&(data.len() as u64).to_le_bytes());
-        h.extend_from_slice(&crc32fast::hash(data).to_le_bytes());
-        h
     }
 }
 
@@ -173,6 +153,11 @@ impl DiskCache {
 
     /// The block's bytes if a valid copy of exactly `expected_len` bytes is on disk.
     pub fn load(&self, block: &DiskBlock<'_>, expected_len: u64) -> Option<Bytes> {
+        if block.etag.is_empty() {
+            // Without an ETag, a file on disk cannot be told from another version's.
+            self.counters.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let relative = block.relative_path();
         let path = self.dir.join(&relative);
         let mut file = match File::open(&path) {
@@ -226,8 +211,11 @@ impl DiskCache {
 
     /// Writes the block (atomically: temporary file, then rename) and evicts to the bound.
     pub fn store(&self, block: &DiskBlock<'_>, data: &[u8]) {
+        if block.etag.is_empty() {
+            return;
+        }
         let relative = block.relative_path();
-        let header = block.header(data);
+        let header = block_file::header(block, data);
         let size = (header.len() + data.len()) as u64;
         if size > self.capacity {
             return;
@@ -472,42 +460,10 @@ fn read_checked(
     let file_len = file.metadata()?.len();
     let mut raw = Vec::with_capacity(file_len as usize);
     file.read_to_end(&mut raw)?;
-    let mut cursor = raw.as_slice();
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (head, rest) = (cursor.get(..n)?, cursor.get(n..)?);
-        cursor = rest;
-        Some(head)
-    };
-    let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
-    let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-    let parsed = (|| {
-        if take(MAGIC.len())? != MAGIC {
-            return None;
-        }
-        for part in [block.bucket, block.key, block.etag] {
-            let len = u32_of(take(4)?) as usize;
-            if take(len)? != part.as_bytes() {
-                return None;
-            }
-        }
-        if u64_of(take(8)?) != block.block_size || u64_of(take(8)?) != block.index {
-            return None;
-        }
-        let data_len = u64_of(take(8)?);
-        let crc = u32_of(take(4)?);
-        Some((data_len, crc))
-    })();
-    let Some((data_len, crc)) = parsed else {
-        return Ok(None);
-    };
-    let header_len = raw.len() - cursor.len();
-    if data_len != expected_len || cursor.len() as u64 != data_len || crc32fast::hash(cursor) != crc
-    {
-        return Ok(None);
-    }
-    let mut data = Bytes::from(raw);
-    data = data.slice(header_len..);
-    Ok(Some(data))
+    Ok(
+        block_file::data_range(&raw, block, expected_len)
+            .map(|range| Bytes::from(raw).slice(range)),
+    )
 }
 
 #[cfg(test)]
@@ -566,6 +522,22 @@ mod tests {
         };
         assert!(cache.load(&other_size, 1024).is_none());
         assert!(cache.load(&block(0), 1024).is_some());
+    }
+
+    #[test]
+    fn blocks_of_objects_without_an_etag_are_never_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 1 << 20).unwrap();
+        let unversioned = DiskBlock {
+            etag: "",
+            ..block(0)
+        };
+        cache.store(&unversioned, &bytes_of(1, 1024));
+        assert_eq!(cache.usage().1, 0, "a block without an ETag was written");
+        assert!(
+            cache.load(&unversioned, 1024).is_none(),
+            "a block without an ETag was served"
+        );
     }
 
     #[test]

@@ -582,7 +582,8 @@ impl Fs {
         }
         let page_cache = self.inodes.lock().note_open(ino, &meta.etag);
         let keep_cache = match page_cache {
-            PageCache::Keep => true,
+            // Without an ETag nothing tells two versions apart: never keep pages.
+            PageCache::Keep => !meta.etag.is_empty(),
             PageCache::Drop => false,
             PageCache::OtherVersionOpen => {
                 // The object was replaced while a handle of the old version is open: the

@@ -649,7 +649,7 @@ fn forgetting_a_replaced_inode_keeps_the_name_of_its_successor() {
     );
 }
 
-fn fs_with_ttl(store: Arc<MemoryStore>, ttl: Duration) -> Fs {
+fn fs_with_ttl(store: Arc<dyn crate::store::ObjectStore>, ttl: Duration) -> Fs {
     let trees = Arc::new(BucketTrees::new(
         store.clone(),
         &[BucketConfig {
@@ -721,4 +721,23 @@ async fn a_listing_with_a_new_version_gives_a_new_inode_while_the_old_is_open() 
         "the listing showed a new ETag while the old version is open: new inode expected"
     );
     fs.release(fh);
+}
+
+#[tokio::test]
+async fn pages_of_an_object_without_an_etag_are_never_kept_across_opens() {
+    use crate::store::failing::{FailingStore, Fault};
+    let memory = Arc::new(MemoryStore::new());
+    memory.put("b1", "f", "e1", Bytes::from(vec![1u8; 100]));
+    let store = Arc::new(FailingStore::new(memory));
+    store.add(Fault::NoEtag);
+    let fs = fs_with_ttl(store, Duration::from_secs(60));
+    let f = walk(&fs, "b1/f").await.unwrap();
+    for n in 1..=2 {
+        let opened = fs.open(f.ino).await.unwrap();
+        assert!(
+            !opened.keep_cache,
+            "open {n} of an object without an ETag kept the kernel's pages"
+        );
+        fs.release(opened.fh);
+    }
 }
