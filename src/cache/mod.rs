@@ -567,4 +567,6 @@ fn slice_checked(
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;

@@ -331,3 +331,139 @@ impl InodeTable {
         }
     }
 }
+
+/// The inode table against a reference model of the FUSE lookup-count protocol (as in
+/// mountpoint-s3's reference-model tests): random LOOKUPs, FORGETs, directory snapshots
+/// pinning and releasing entries; after every step the table holds exactly the inodes the
+/// model says are held, with the same counts, and never hands a number out twice.
+#[cfg(test)]
+mod model_tests {
+    use std::collections::{HashMap, HashSet};
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        /// LOOKUP of name `name` under the `parent`-th live directory (root included).
+        Lookup { parent: usize, name: u8 },
+        /// A directory snapshot listing that name (pins it).
+        Pin { parent: usize, name: u8 },
+        /// FORGET of `n` references to the `target`-th live inode.
+        Forget { target: usize, n: u64 },
+        /// A snapshot released: one pin of the `target`-th live inode given back.
+        Unpin { target: usize },
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..8usize, 0..4u8).prop_map(|(parent, name)| Op::Lookup { parent, name }),
+            (0..8usize, 0..4u8).prop_map(|(parent, name)| Op::Pin { parent, name }),
+            (0..8usize, 1..3u64).prop_map(|(target, n)| Op::Forget { target, n }),
+            (0..8usize).prop_map(|target| Op::Unpin { target }),
+        ]
+    }
+
+    #[derive(Default)]
+    struct Model {
+        by_name: HashMap<(u64, String), u64>,
+        lookups: HashMap<u64, u64>,
+        pins: HashMap<u64, u32>,
+        names: HashMap<u64, (u64, String)>,
+        handed_out: HashSet<u64>,
+    }
+
+    impl Model {
+        /// Live inodes, the root first.
+        fn live(&self) -> Vec<u64> {
+            let mut live: Vec<u64> = self.names.keys().copied().collect();
+            live.sort();
+            live.insert(0, ROOT_INO);
+            live
+        }
+
+        fn drop_if_unused(&mut self, ino: u64) {
+            let lookups = self.lookups.get(&ino).copied().unwrap_or(0);
+            let pins = self.pins.get(&ino).copied().unwrap_or(0);
+            if ino == ROOT_INO || lookups > 0 || pins > 0 {
+                return;
+            }
+            if let Some(key) = self.names.remove(&ino) {
+                if self.by_name.get(&key) == Some(&ino) {
+                    self.by_name.remove(&key);
+                }
+            }
+            self.lookups.remove(&ino);
+            self.pins.remove(&ino);
+        }
+    }
+
+    fn dir(name: &str) -> NodeKind {
+        NodeKind::Dir {
+            bucket: "b".into(),
+            prefix: format!("{name}/"),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn the_table_follows_the_lookup_count_model(ops in proptest::collection::vec(op(), 1..120)) {
+            let mut table = InodeTable::new();
+            let mut model = Model::default();
+            for op in ops {
+                let live = model.live();
+                match op {
+                    Op::Lookup { parent, name } | Op::Pin { parent, name } => {
+                        let parent = live[parent % live.len()];
+                        let name = format!("n{name}");
+                        let pin = matches!(op, Op::Pin { .. });
+                        let ino = if pin {
+                            table.pinned_child(parent, OsStr::new(&name), dir(&name))
+                        } else {
+                            table.looked_up(parent, OsStr::new(&name), dir(&name))
+                        };
+                        let key = (parent, name.clone());
+                        match model.by_name.get(&key) {
+                            Some(&known) => prop_assert_eq!(ino, known, "{:?}: the same name, the same inode", op),
+                            None => {
+                                prop_assert!(model.handed_out.insert(ino), "{:?}: inode {} handed out twice", op, ino);
+                                model.by_name.insert(key.clone(), ino);
+                                model.names.insert(ino, key);
+                            }
+                        }
+                        if pin {
+                            *model.pins.entry(ino).or_default() += 1;
+                        } else {
+                            *model.lookups.entry(ino).or_default() += 1;
+                        }
+                    }
+                    Op::Forget { target, n } => {
+                        let ino = live[target % live.len()];
+                        prop_assert!(table.forget(ino, n), "forget of live inode {} refused", ino);
+                        if let Some(l) = model.lookups.get_mut(&ino) {
+                            *l = l.saturating_sub(n);
+                        }
+                        model.drop_if_unused(ino);
+                    }
+                    Op::Unpin { target } => {
+                        let ino = live[target % live.len()];
+                        table.unpin(ino);
+                        if let Some(p) = model.pins.get_mut(&ino) {
+                            *p = p.saturating_sub(1);
+                        }
+                        model.drop_if_unused(ino);
+                    }
+                }
+                prop_assert_eq!(table.count(), model.live().len(), "inodes in the table after {:?}", op);
+                for ino in model.live().into_iter().skip(1) {
+                    let node = table.get(ino);
+                    prop_assert!(node.is_some(), "inode {} held by the model is gone after {:?}", ino, op);
+                    let want = model.lookups.get(&ino).copied().unwrap_or(0);
+                    prop_assert_eq!(node.map(|n| n.lookups), Some(want), "lookups of {} after {:?}", ino, op);
+                }
+            }
+        }
+    }
+}
