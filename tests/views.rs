@@ -549,3 +549,40 @@ fn a_resolution_is_bounded_as_a_whole_by_the_mast_timeout() {
         m.log_text()
     );
 }
+
+#[test]
+fn a_view_file_whose_object_changed_is_checked_again_after_the_ttl() {
+    let w = World::new();
+    let text = seed_view();
+    let cfg = w.config(&text);
+    let cache = w.dir.path().join("cache");
+    let m = Mount::start_with(
+        &w.s3.endpoint_url(),
+        &[
+            "--config",
+            &cfg,
+            "--mast-url",
+            &w.mast.base_url(),
+            "--metadata-ttl",
+            "1s",
+        ],
+        |cmd| {
+            cmd.env("XDG_CACHE_HOME", &cache);
+        },
+    );
+    let path = m.path(&format!("views/{VIEW}/jbeveo010_drz.fits"));
+    assert!(fs::read(&path).unwrap() == w.data1, "first version");
+    let replaced = pseudo_random(w.data1.len(), 99);
+    w.s3.put_object("stpubdata", KEY1, replaced.clone());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let got = fs::read(&path);
+    assert!(
+        got.as_ref().is_ok_and(|g| *g == replaced),
+        "a view file read after its object changed and the TTL passed: {}",
+        match &got {
+            Ok(g) if *g == w.data1 => "the old bytes".to_string(),
+            Ok(_) => "other bytes".to_string(),
+            Err(e) => format!("error {e}"),
+        }
+    );
+}

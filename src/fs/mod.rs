@@ -296,51 +296,31 @@ impl Fs {
         self.attr_of(ino, &kind)
     }
 
+    /// The current listing of view `view`.
+    async fn view_listing(&self, view: &str) -> Result<Arc<ViewListing>, FsError> {
+        let views = self
+            .views
+            .as_ref()
+            .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+        views
+            .listing(view)
+            .await
+            .map_err(|e| FsError::new(e.errno, e.message))
+    }
+
     /// The entries of a view directory (or obs folder), as inode kinds, manifest included.
     async fn view_children(
         &self,
         view: &Arc<str>,
         folder: &Option<String>,
     ) -> Result<Vec<(String, NodeKind)>, FsError> {
-        let views = self
-            .views
-            .as_ref()
-            .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
-        let listing: Arc<ViewListing> = views
-            .listing(view)
-            .await
-            .map_err(|e| FsError::new(e.errno, e.message))?;
+        let listing = self.view_listing(view).await?;
         let mut out = Vec::new();
         if folder.is_none() {
-            out.push((
-                MANIFEST_NAME.to_string(),
-                NodeKind::Virtual {
-                    data: Bytes::from(listing.manifest.clone().into_bytes()),
-                    mtime: listing.resolved_at,
-                },
-            ));
+            out.push((MANIFEST_NAME.to_string(), manifest_node(&listing)));
         }
         for (name, entry) in listing.entries(folder.as_deref()) {
-            let kind = match entry {
-                ViewEntry::Folder => NodeKind::View {
-                    view: view.clone(),
-                    folder: Some(name.clone()),
-                },
-                ViewEntry::File(i) => {
-                    let f = &listing.files[i];
-                    NodeKind::File {
-                        bucket: f.bucket.as_str().into(),
-                        key: f.key.as_str().into(),
-                        meta: f.meta(),
-                        checked: Instant::now(),
-                        origin: Some(Arc::new(Origin {
-                            data_uri: f.data_uri.clone(),
-                            s3_uri: f.s3_uri(),
-                            obsid: f.obsid.clone(),
-                        })),
-                    }
-                }
-            };
+            let kind = view_node(view, &listing, &name, entry);
             out.push((name, kind));
         }
         Ok(out)
@@ -407,11 +387,16 @@ impl Fs {
                 }
             }
             NodeKind::View { view, folder } => {
-                let children = self.view_children(view, folder).await?;
-                match children.into_iter().find(|(n, _)| n == name) {
-                    Some((_, kind)) => Ok(self.place(parent, name, kind, Hold::Lookup)),
-                    None => Err(FsError::quiet(libc::ENOENT)),
-                }
+                let listing = self.view_listing(view).await?;
+                let kind = if folder.is_none() && name == MANIFEST_NAME {
+                    manifest_node(&listing)
+                } else {
+                    match listing.entry(folder.as_deref(), name) {
+                        Some(entry) => view_node(view, &listing, name, entry),
+                        None => return Err(FsError::quiet(libc::ENOENT)),
+                    }
+                };
+                Ok(self.place(parent, name, kind, Hold::Lookup))
             }
             NodeKind::StatusDir if name == STATS_FILE => {
                 Ok(self.place(parent, name, NodeKind::StatsFile, Hold::Lookup))
@@ -743,6 +728,42 @@ impl Fs {
     /// answer from its own caches after [`Fs::drop_metadata`] unless told to forget.
     pub fn known_entries(&self) -> Vec<(u64, std::ffi::OsString, u64)> {
         self.inodes.lock().entries()
+    }
+}
+
+/// The manifest file of a view.
+fn manifest_node(listing: &ViewListing) -> NodeKind {
+    NodeKind::Virtual {
+        data: Bytes::from(listing.manifest.clone().into_bytes()),
+        mtime: listing.resolved_at,
+    }
+}
+
+/// The inode kind of one entry of a view's listing.
+fn view_node(view: &Arc<str>, listing: &ViewListing, name: &str, entry: ViewEntry) -> NodeKind {
+    match entry {
+        ViewEntry::Folder => NodeKind::View {
+            view: view.clone(),
+            folder: Some(name.to_string()),
+        },
+        ViewEntry::File(i) => {
+            let f = &listing.files[i];
+            // The listing's metadata is as old as its resolution (views refresh daily): an
+            // open past the metadata TTL checks the object again, as for bucket files.
+            let age = listing.resolved_at.elapsed().unwrap_or_default();
+            let checked = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+            NodeKind::File {
+                bucket: f.bucket.as_str().into(),
+                key: f.key.as_str().into(),
+                meta: f.meta(),
+                checked,
+                origin: Some(Arc::new(Origin {
+                    data_uri: f.data_uri.clone(),
+                    s3_uri: f.s3_uri(),
+                    obsid: f.obsid.clone(),
+                })),
+            }
+        }
     }
 }
 

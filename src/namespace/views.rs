@@ -5,9 +5,9 @@
 //! interval, on request, on SIGHUP; a failed refresh keeps the last listing), file naming
 //! (productFilename, with a documented disambiguation), sizes from S3, and the manifest.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -84,6 +84,17 @@ pub struct ViewListing {
     #[serde(default)]
     pub unsafe_names: usize,
     pub summary: Vec<String>,
+    /// Where each name is, built at the first lookup: a lookup in a view of n files costs
+    /// O(1), not O(n) (an `ls -l` would be quadratic otherwise).
+    #[serde(skip)]
+    lookup_index: OnceLock<LookupIndex>,
+}
+
+/// (folder, file name) → file index, and the obs_id folders.
+#[derive(Clone, Debug, Default)]
+struct LookupIndex {
+    files: HashMap<(Option<String>, String), usize>,
+    folders: HashSet<String>,
 }
 
 impl ViewListing {
@@ -106,6 +117,30 @@ impl ViewListing {
             }
         }
         out
+    }
+}
+
+impl ViewListing {
+    /// What `name` is in the view directory (`folder` None) or in one obs folder of it.
+    pub fn entry(&self, folder: Option<&str>, name: &str) -> Option<ViewEntry> {
+        let index = self.lookup_index.get_or_init(|| {
+            let mut index = LookupIndex::default();
+            for (i, f) in self.files.iter().enumerate() {
+                index
+                    .files
+                    .entry((f.folder.clone(), f.name.clone()))
+                    .or_insert(i);
+                if let Some(sub) = &f.folder {
+                    index.folders.insert(sub.clone());
+                }
+            }
+            index
+        });
+        let key = (folder.map(str::to_string), name.to_string());
+        if folder.is_none() && index.folders.contains(name) {
+            return Some(ViewEntry::Folder);
+        }
+        index.files.get(&key).map(|&i| ViewEntry::File(i))
     }
 }
 
@@ -471,6 +506,7 @@ impl Views {
             not_in_cloud,
             unsafe_names,
             summary: resolution.summary_lines(),
+            lookup_index: OnceLock::new(),
         })
     }
 
@@ -745,6 +781,67 @@ mod tests {
             left_out,
             vec!["../../etc", "x/y", "o2", "o3", "o4", "o5-long-obs-id"],
             "left out"
+        );
+    }
+
+    fn listing_of(files: Vec<ViewFile>) -> ViewListing {
+        ViewListing {
+            files,
+            manifest: String::new(),
+            resolved_at: SystemTime::UNIX_EPOCH,
+            products: 0,
+            duplicates: 0,
+            not_in_cloud: 0,
+            unsafe_names: 0,
+            summary: Vec::new(),
+            lookup_index: OnceLock::new(),
+        }
+    }
+
+    #[test]
+    fn a_lookup_finds_what_the_listing_shows() {
+        let mut by_obs = vec![
+            file("a.fits", "o1"),
+            file("b.fits", "o1"),
+            file("a.fits", "o2"),
+        ];
+        for f in &mut by_obs {
+            f.folder = Some(f.obs_id.clone());
+        }
+        let flat = listing_of(
+            (0..5000)
+                .map(|i| file(&format!("f{i}.fits"), "o"))
+                .collect(),
+        );
+        let by_obs = listing_of(by_obs);
+        for listing in [&flat, &by_obs] {
+            let folders: std::collections::BTreeSet<Option<String>> = std::iter::once(None)
+                .chain(listing.files.iter().map(|f| f.folder.clone()))
+                .collect();
+            for folder in folders {
+                for (name, want) in listing.entries(folder.as_deref()) {
+                    assert_eq!(
+                        listing.entry(folder.as_deref(), &name),
+                        Some(want),
+                        "{folder:?}/{name}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            flat.entry(None, "f5000.fits"),
+            None,
+            "a name not in the view"
+        );
+        assert_eq!(
+            by_obs.entry(Some("o2"), "b.fits"),
+            None,
+            "a name of another folder"
+        );
+        assert_eq!(
+            by_obs.entry(None, "a.fits"),
+            None,
+            "files live in their folder"
         );
     }
 
