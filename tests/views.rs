@@ -49,15 +49,19 @@ impl World {
 
     /// A mount whose persisted state (views, column configuration) lives in this world.
     fn mount(&self, config_text: &str) -> Mount {
+        self.mount_with(config_text, &[])
+    }
+
+    /// The same, with more `mastfs mount` arguments.
+    fn mount_with(&self, config_text: &str, extra: &[&str]) -> Mount {
         let cfg = self.config(config_text);
         let cache = self.dir.path().join("cache");
-        Mount::start_with(
-            &self.s3.endpoint_url(),
-            &["--config", &cfg, "--mast-url", &self.mast.base_url()],
-            |cmd| {
-                cmd.env("XDG_CACHE_HOME", &cache);
-            },
-        )
+        let mast_url = self.mast.base_url();
+        let mut args = vec!["--config", cfg.as_str(), "--mast-url", mast_url.as_str()];
+        args.extend_from_slice(extra);
+        Mount::start_with(&self.s3.endpoint_url(), &args, |cmd| {
+            cmd.env("XDG_CACHE_HOME", &cache);
+        })
     }
 }
 
@@ -553,23 +557,7 @@ fn a_resolution_is_bounded_as_a_whole_by_the_mast_timeout() {
 #[test]
 fn a_view_file_whose_object_changed_is_checked_again_after_the_ttl() {
     let w = World::new();
-    let text = seed_view();
-    let cfg = w.config(&text);
-    let cache = w.dir.path().join("cache");
-    let m = Mount::start_with(
-        &w.s3.endpoint_url(),
-        &[
-            "--config",
-            &cfg,
-            "--mast-url",
-            &w.mast.base_url(),
-            "--metadata-ttl",
-            "1s",
-        ],
-        |cmd| {
-            cmd.env("XDG_CACHE_HOME", &cache);
-        },
-    );
+    let m = w.mount_with(&seed_view(), &["--metadata-ttl", "1s"]);
     let path = m.path(&format!("views/{VIEW}/jbeveo010_drz.fits"));
     assert!(fs::read(&path).unwrap() == w.data1, "first version");
     let replaced = pseudo_random(w.data1.len(), 99);
