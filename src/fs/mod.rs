@@ -199,6 +199,11 @@ impl Fs {
         self.views.as_ref()
     }
 
+    /// Keys and prefixes of the mounted buckets skipped because they cannot be file names.
+    pub fn unsafe_key_names(&self) -> u64 {
+        self.buckets.unsafe_names()
+    }
+
     pub fn store_counters(&self) -> &StoreCounters {
         &self.store_counters
     }

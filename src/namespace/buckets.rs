@@ -6,6 +6,7 @@
 //! prefixes themselves, without asking S3.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -50,6 +51,9 @@ pub struct BucketTrees {
     head_starts: Mutex<BytesBounded<(String, String), (ListPage, Instant)>>,
     ttl: Duration,
     negative_ttl: Duration,
+    /// Keys and prefixes skipped because a component cannot be a file name (each listing
+    /// that shows them counts them again).
+    unsafe_names: AtomicU64,
 }
 
 /// What the metadata caches of one mount may hold, in bytes (estimated): a share of the
@@ -142,7 +146,13 @@ impl BucketTrees {
             head_starts: Mutex::new(BytesBounded::new(METADATA_BUDGET / 8)),
             ttl,
             negative_ttl,
+            unsafe_names: AtomicU64::new(0),
         }
+    }
+
+    /// Keys and prefixes skipped so far because they cannot be file names.
+    pub fn unsafe_names(&self) -> u64 {
+        self.unsafe_names.load(Ordering::Relaxed)
     }
 
     /// The mounted buckets, in the order they were configured.
@@ -377,6 +387,7 @@ impl BucketTrees {
                 }
                 if !is_valid_name(name) {
                     tracing::debug!(bucket, key = %obj.key, "key skipped: not a valid file name");
+                    self.unsafe_names.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 children.insert(name.to_string(), Child::File(obj.clone()));
@@ -390,6 +401,7 @@ impl BucketTrees {
                     .unwrap_or("");
                 if !is_valid_name(name) {
                     tracing::debug!(bucket, prefix = %p, "prefix skipped: not a valid directory name");
+                    self.unsafe_names.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 // A directory and a file of the same name: the directory wins.
@@ -520,10 +532,17 @@ mod tests {
             stray("éé"),
             stray("zz/x"),
             stray("a"),
+            stray("ab/.."),
+            stray("ab/a\0b"),
         ]));
         let trees = trees_over(store);
         let listing = trees.list("b1", "ab/").await.expect("listing");
         let names: Vec<&String> = listing.children.keys().collect();
         assert_eq!(names, vec!["ok.fits"], "entries of ab/");
+        assert_eq!(
+            trees.unsafe_names(),
+            2,
+            "keys under the prefix that cannot be file names are counted"
+        );
     }
 }
