@@ -12,12 +12,14 @@ use mastfs_mast::{
 use serde_json::{Map, Value};
 
 /// The fuzz targets by name, as `fuzz/regressions/<name>/` folders name them.
-pub const TARGETS: [&str; 5] = [
+pub const TARGETS: [&str; 7] = [
     "mast_envelope",
     "mast_path_lookup",
     "mast_columns",
     "query_args",
     "config",
+    "fits_header",
+    "disk_block",
 ];
 
 /// A MAST invoke response body: decoded, or refused with a message.
@@ -157,6 +159,102 @@ pub fn config<T, E: std::fmt::Display>(data: &[u8], parse: impl Fn(&str) -> Resu
         assert!(
             !e.to_string().is_empty(),
             "a config error without a message"
+        );
+    }
+}
+
+/// `fits_plan(head, size)`: ranges to fetch after the head.
+pub type FitsPlan = dyn Fn(&[u8], u64) -> Vec<std::ops::Range<u64>>;
+/// `fits_units(head, size)`: known and to-be-checked unit starts.
+pub type FitsUnits = dyn Fn(&[u8], u64) -> (Vec<u64>, Vec<u64>);
+/// `fits_units_at(bytes, start, to_check, size)`: unit starts confirmed by fetched bytes.
+pub type FitsUnitsAt = dyn Fn(&[u8], u64, &[u64], u64) -> Vec<u64>;
+
+/// What the FITS header scan (src/cache/hints.rs) plans for one file.
+pub struct FitsScan<'a> {
+    pub plan: &'a FitsPlan,
+    pub units: &'a FitsUnits,
+    pub units_at: &'a FitsUnitsAt,
+}
+
+/// The FITS header scan on a crafted head. The input is the file size (8 bytes, little
+/// endian) then the head's bytes; the scan must end, and plan only ranges inside the file,
+/// in order, past the head.
+pub fn fits_header(data: &[u8], scan: &FitsScan<'_>) {
+    let Some((size, head)) = data.split_first_chunk::<8>() else {
+        return;
+    };
+    let size = u64::from_le_bytes(*size);
+    let plan = (scan.plan)(head, size);
+    for pair in plan.windows(2) {
+        assert!(
+            pair[0].end < pair[1].start,
+            "plan not sorted and apart: {plan:?}"
+        );
+    }
+    for range in &plan {
+        assert!(
+            range.start < range.end && range.end <= size,
+            "planned range {range:?} outside a file of {size} bytes"
+        );
+    }
+    let (known, to_check) = (scan.units)(head, size);
+    for offset in known.iter().chain(&to_check) {
+        assert!(*offset <= size, "unit start {offset} past the size {size}");
+    }
+    // The head itself, as if fetched again from each offset to check.
+    for start in to_check.iter().copied().chain([0]) {
+        for found in (scan.units_at)(head, start, &to_check, size) {
+            assert!(found <= size, "confirmed unit {found} past the size {size}");
+        }
+    }
+}
+
+/// `data_range(file, expected_len)`: where a block file holds the block's bytes, if intact.
+pub type BlockDataRange = dyn Fn(&[u8], u64) -> Option<std::ops::Range<usize>>;
+
+/// A disk-cache block file (src/cache/block_file.rs) for one fixed block identity. The
+/// first input byte chooses: odd, the rest is a whole file as found on disk; even, the rest
+/// is the block's bytes, written after the `header` made for them and then damaged at the
+/// offset given by the first two bytes of the rest. A file may only be accepted with
+/// exactly the bytes that were written, of the length asked for.
+pub fn disk_block(data: &[u8], header: &dyn Fn(&[u8]) -> Vec<u8>, data_range: &BlockDataRange) {
+    let Some((mode, rest)) = data.split_first() else {
+        return;
+    };
+    if mode % 2 == 1 {
+        for expected in [0, rest.len() as u64, 4096] {
+            if let Some(range) = data_range(rest, expected) {
+                assert!(
+                    range.end <= rest.len() && (range.len() as u64) == expected,
+                    "accepted range {range:?} of a {}-byte file, {expected} bytes expected",
+                    rest.len()
+                );
+            }
+        }
+        return;
+    }
+    let mut file = header(rest);
+    file.extend_from_slice(rest);
+    let range = data_range(&file, rest.len() as u64)
+        .unwrap_or_else(|| panic!("a block as written was refused"));
+    assert_eq!(
+        &file[range], rest,
+        "bytes read back differ from those written"
+    );
+    let at = rest
+        .first_chunk::<2>()
+        .map_or(0, |b| u16::from_le_bytes(*b) as usize);
+    if at < file.len() {
+        file[at] ^= 0x5a;
+        assert!(
+            data_range(&file, rest.len() as u64).is_none(),
+            "a file with byte {at} changed was accepted"
+        );
+        file.truncate(at);
+        assert!(
+            data_range(&file, rest.len() as u64).is_none(),
+            "a file cut at {at} was accepted"
         );
     }
 }

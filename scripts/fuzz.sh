@@ -16,7 +16,7 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-targets=(mast_envelope mast_path_lookup mast_columns query_args config)
+targets=(mast_envelope mast_path_lookup mast_columns query_args config fits_header disk_block)
 cargo fuzz build -O
 
 failed=()

@@ -1,6 +1,9 @@
 //! The optional Prometheus endpoint (`--metrics-addr 127.0.0.1:PORT`): `GET /metrics`
 //! answers the mount's statistics in the Prometheus text format (version 0.0.4).
 //!
+//! Any local user can connect, so connections are capped and timed out (see
+//! [`MAX_CONNECTIONS`]): an idle flood costs the daemon a few descriptors at most.
+//!
 //! The numbers are the ones `mastfs stats` shows: the text is made from the same JSON
 //! snapshot ([`crate::stats::snapshot`]), so the two can never disagree.
 
@@ -8,13 +11,15 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::Value;
+use tokio::sync::Semaphore;
 
 use crate::fs::Fs;
 
@@ -32,25 +37,52 @@ pub fn serve(addr: SocketAddr, fs: Arc<Fs>) -> anyhow::Result<SocketAddr> {
         );
     }
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let fs = fs.clone();
-            tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |req| {
-                    let fs = fs.clone();
-                    async move { Ok::<_, Infallible>(respond(&req, &fs)) }
-                });
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+    tokio::spawn(accept_loop(listener, fs));
     tracing::info!("metrics on http://{bound}/metrics");
     Ok(bound)
+}
+
+/// Connections served at once: a scraper needs one; more are closed at once, so local
+/// users cannot take the descriptors that S3 and disk I/O need.
+const MAX_CONNECTIONS: usize = 16;
+/// The longest a connection may stay open, request or not.
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn accept_loop(listener: tokio::net::TcpListener, fs: Arc<Fs>) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of descriptors, most likely: give what holds them time to end.
+                tracing::warn!("metrics endpoint: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            tracing::debug!(
+                "metrics endpoint: {MAX_CONNECTIONS} connections open; one more refused"
+            );
+            drop(stream);
+            continue;
+        };
+        let fs = fs.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let fs = fs.clone();
+                async move { Ok::<_, Infallible>(respond(&req, &fs)) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service);
+            let _ = tokio::time::timeout(CONNECTION_TIMEOUT, connection).await;
+            drop(slot);
+        });
+    }
 }
 
 fn respond<B>(req: &Request<B>, fs: &Fs) -> Response<Full<Bytes>> {

@@ -164,6 +164,28 @@ fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("cannot resolve {}", path.display()))
 }
 
+/// What to tell the user who shares a mount of signed buckets with every local user: the
+/// daemon reads them with the mounting user's credentials, whoever asks.
+fn allow_other_warning(
+    buckets: &[crate::config::BucketConfig],
+    allow_other: bool,
+) -> Option<String> {
+    let signed: Vec<&str> = buckets
+        .iter()
+        .filter(|b| b.signed)
+        .map(|b| b.name.as_str())
+        .collect();
+    if !allow_other || signed.is_empty() {
+        return None;
+    }
+    Some(format!(
+        "--allow-other makes the signed bucket(s) {} readable by every local user, with your \
+         credentials; use --gid and --file-mode 0440 --dir-mode 0550 to limit them to a group, \
+         or mount private buckets without --allow-other",
+        signed.join(", ")
+    ))
+}
+
 /// Mounts and serves until unmounted. Without `foreground`, forks: the parent returns only
 /// once the mount is live (exit 0, one line saying what is mounted where) or has failed.
 pub fn run(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Result<()> {
@@ -196,6 +218,9 @@ pub fn run(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Result
         if !conf.lines().any(|l| l.trim() == "user_allow_other") {
             bail!("--allow-other needs `user_allow_other` in /etc/fuse.conf (or mount as root)");
         }
+    }
+    if let Some(warning) = allow_other_warning(&req.config.buckets, req.allow_other) {
+        eprintln!("mastfs: warning: {warning}");
     }
     if req.foreground {
         init_logging(true);
@@ -514,4 +539,42 @@ fn fuse_session_threads() -> usize {
         .map(|n| n.get())
         .unwrap_or(2)
         .clamp(2, 8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::BucketConfig;
+
+    fn bucket(name: &str, signed: bool) -> BucketConfig {
+        BucketConfig {
+            name: name.into(),
+            prefix: None,
+            signed,
+        }
+    }
+
+    #[test]
+    fn allow_other_with_signed_buckets_is_warned_about() {
+        let mixed = [bucket("stpubdata", false), bucket("private-sandbox", true)];
+        let warning = allow_other_warning(&mixed, true).unwrap_or_default();
+        assert!(
+            warning.contains("private-sandbox") && warning.contains("every local user"),
+            "warning for a signed bucket shared with --allow-other: {warning:?}"
+        );
+        assert!(
+            !warning.contains("stpubdata"),
+            "public buckets are not named: {warning:?}"
+        );
+        assert_eq!(
+            allow_other_warning(&mixed, false),
+            None,
+            "without --allow-other"
+        );
+        assert_eq!(
+            allow_other_warning(&[bucket("stpubdata", false)], true),
+            None,
+            "public buckets only"
+        );
+    }
 }

@@ -39,6 +39,7 @@ pub fn snapshot(fs: &Fs) -> Value {
                 "entries": v.entries,
                 "resolving": v.resolving,
                 "last_error": v.last_error,
+                "unsafe_names": v.unsafe_names,
             })
         })
         .collect();
@@ -110,6 +111,7 @@ pub fn snapshot(fs: &Fs) -> Value {
             "peak_rss_bytes": proc_status_kib("VmHWM").map(|k| k * 1024),
         },
         "open_files": fs.open_files(),
+        "unsafe_key_names": fs.unsafe_key_names(),
         "inodes": fs.inode_count(),
         "views": views,
     })

@@ -122,6 +122,7 @@ mod tests {
             last_error: error.map(str::to_string),
             empty_reason: (resolved && entries == 0)
                 .then(|| "MAST found no products for these criteria and product filters".into()),
+            unsafe_names: 0,
         }
     }
 

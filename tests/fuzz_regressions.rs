@@ -7,6 +7,18 @@ mod harness;
 
 use std::path::PathBuf;
 
+use mastfs::cache::disk::block_file::{self, DiskBlock};
+use mastfs::cache::hints;
+
+/// The block identity of the disk_block target (fuzz/fuzz_targets/disk_block.rs).
+const BLOCK: DiskBlock<'static> = DiskBlock {
+    bucket: "stpubdata",
+    key: "hst/public/jbev/jbeveo010/jbeveo010_drz.fits",
+    etag: "\"0123abcd\"",
+    block_size: 1 << 20,
+    index: 7,
+};
+
 fn run(target: &str, data: &[u8]) {
     match target {
         "mast_envelope" => harness::mast_envelope(data),
@@ -14,6 +26,19 @@ fn run(target: &str, data: &[u8]) {
         "mast_columns" => harness::mast_columns(data),
         "query_args" => harness::query_args(data),
         "config" => harness::config(data, mastfs::config::parse_str),
+        "fits_header" => harness::fits_header(
+            data,
+            &harness::FitsScan {
+                plan: &hints::fits_plan,
+                units: &hints::fits_units,
+                units_at: &hints::fits_units_at,
+            },
+        ),
+        "disk_block" => harness::disk_block(
+            data,
+            &|bytes| block_file::header(&BLOCK, bytes),
+            &|raw, expected| block_file::data_range(raw, &BLOCK, expected),
+        ),
         other => panic!("fuzz/regressions/{other}: no such fuzz target"),
     }
 }

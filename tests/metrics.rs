@@ -95,3 +95,42 @@ fn a_taken_metrics_port_fails_the_mount_clearly() {
     );
     assert!(!is_mounted(&mnt), "nothing may stay mounted");
 }
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn idle_metrics_connections_cannot_exhaust_the_daemons_descriptors() {
+    let s3 = S3Standin::start(ServerOptions::default()).expect("start S3 stand-in");
+    s3.create_bucket("stpubdata", true);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let m = Mount::start(&s3.endpoint_url(), &["--metrics-addr", &addr]);
+    let (head, _) = scrape(&addr, "/metrics");
+    assert!(head.starts_with("HTTP/1.1 200"), "status line: {head}");
+    let before = open_fds(m.pid());
+
+    // A local user opens many connections and sends nothing.
+    let idle: Vec<TcpStream> = (0..200)
+        .filter_map(|_| TcpStream::connect(&addr).ok())
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let during = open_fds(m.pid());
+    assert!(
+        during <= before + 32,
+        "{} idle connections took the daemon from {before} to {during} descriptors",
+        idle.len()
+    );
+    // They are closed by the daemon after its timeout.
+    wait_until("idle metrics connections closed by the daemon", || {
+        open_fds(m.pid()) <= before + 2
+    });
+    let (head, _) = scrape(&addr, "/metrics");
+    assert!(
+        head.starts_with("HTTP/1.1 200"),
+        "scrape afterwards: {head}"
+    );
+    drop(idle);
+}

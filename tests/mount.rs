@@ -732,3 +732,40 @@ fn closing_a_file_stops_its_read_ahead() {
         "bytes at 12 MiB after the stop differ from the source"
     );
 }
+
+#[test]
+fn a_replaced_object_never_mixes_versions_between_open_handles() {
+    use std::os::unix::fs::FileExt;
+    let s3 = server();
+    let size = 3 << 20;
+    s3.put_object("stpubdata", "v.bin", vec![1u8; size]);
+    let m = Mount::start(&s3.endpoint_url(), &["--metadata-ttl", "1s"]);
+    let path = m.path("stpubdata/v.bin");
+    let old = fs::File::open(&path).unwrap();
+    let mut all = vec![0u8; size];
+    old.read_exact_at(&mut all, 0).unwrap();
+    assert!(all.iter().all(|&b| b == 1), "first version read back");
+
+    s3.put_object("stpubdata", "v.bin", vec![2u8; size]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let new = fs::File::open(&path).unwrap();
+    // The old handle reads again (from the daemon's block cache, the old version's bytes),
+    // then the new handle reads the same range.
+    let mut chunk = vec![0u8; 64 << 10];
+    old.read_exact_at(&mut chunk, 1 << 20).unwrap();
+    assert!(chunk.iter().all(|&b| b == 1), "old handle, old bytes");
+    new.read_exact_at(&mut chunk, 1 << 20).unwrap();
+    let wrong = chunk.iter().filter(|&&b| b != 2).count();
+    assert_eq!(
+        wrong,
+        0,
+        "new handle after the replacement: {wrong} of {} bytes are not the new version's (first byte {})",
+        chunk.len(),
+        chunk[0]
+    );
+    assert_ne!(
+        fs::metadata(&path).unwrap().ino(),
+        old.metadata().unwrap().ino(),
+        "the new version should have an inode of its own while the old one is open"
+    );
+}

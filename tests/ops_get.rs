@@ -93,20 +93,53 @@ fn get_downloads_an_s3_uri_in_parallel_ranges_and_never_overwrites_silently() {
     assert!(same_bytes(&named, &data));
 }
 
-#[test]
-fn get_resumes_partial_downloads() {
+/// One object in the stand-in and where `get` puts it (`x.fits`, with `x.fits.part`).
+struct Download {
+    s3: S3Standin,
+    data: Vec<u8>,
+    etag: String,
+    dir: tempfile::TempDir,
+    uri: String,
+    dest: std::path::PathBuf,
+    part: std::path::PathBuf,
+}
+
+fn download_of(size: usize, seed: u64) -> Download {
     let s3 = server();
-    let size = 6_000_000;
-    let data = pseudo_random(size, 9);
-    s3.put_object("stpubdata", KEY, data.clone());
+    let data = pseudo_random(size, seed);
+    let etag = s3.put_object("stpubdata", KEY, data.clone());
     let dir = tempfile::tempdir().unwrap();
-    let uri = format!("s3://stpubdata/{KEY}");
     let dest = dir.path().join("x.fits");
     let part = dir.path().join("x.fits.part");
+    Download {
+        s3,
+        data,
+        etag,
+        dir,
+        uri: format!("s3://stpubdata/{KEY}"),
+        dest,
+        part,
+    }
+}
+
+#[test]
+fn get_resumes_partial_downloads() {
+    let size = 6_000_000;
+    let Download {
+        s3,
+        data,
+        etag,
+        dir,
+        uri,
+        dest,
+        part,
+    } = download_of(size, 9);
     let dest_arg = dest.to_str().unwrap();
 
-    // 1. A .part holding the first 2 MB continues from there.
+    // 1. A .part holding the first 2 MB of this version (its recorded ETag) continues
+    //    from there.
     fs::write(&part, &data[..2_000_000]).unwrap();
+    set_xattr(&part, PART_ETAG, &etag);
     s3.reset_stats();
     let out = get(&s3, dir.path(), &[&uri, dest_arg, "--part-size", "1MiB"]);
     assert!(out.status.success(), "resume: {}", text(&out));
@@ -189,6 +222,116 @@ fn get_resumes_partial_downloads() {
         s3.stats().get_body_bytes,
         size as u64 - kept,
         "resumed at the .part's end"
+    );
+}
+
+/// The attribute in which `get` records which version a `.part` holds a prefix of.
+const PART_ETAG: &str = "user.mastfs.etag";
+
+fn set_xattr(path: &Path, name: &str, value: &str) {
+    use std::os::unix::ffi::OsStrExt;
+    let p = std::ffi::CString::new(path.as_os_str().as_bytes()).unwrap();
+    let n = std::ffi::CString::new(name).unwrap();
+    // SAFETY: valid C strings and a value buffer of the length passed.
+    let rc = unsafe {
+        libc::setxattr(
+            p.as_ptr(),
+            n.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "setxattr {name} on {}: {}",
+        path.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Asserts that `get` failed with a message containing `why`.
+fn refused(out: &Output, why: &str) {
+    assert!(
+        !out.status.success() && String::from_utf8_lossy(&out.stderr).contains(why),
+        "expected a refusal saying {why:?}, got: {}",
+        text(out)
+    );
+}
+
+#[test]
+fn get_never_trusts_a_part_file_it_cannot_vouch_for() {
+    let size = 3_000_000;
+    let Download {
+        s3,
+        data,
+        etag,
+        dir,
+        uri,
+        dest,
+        part,
+    } = download_of(size, 31);
+    let dest_arg = dest.to_str().unwrap();
+
+    // 1. A symlink planted at NAME.part (a shared scratch folder) is refused, and the file
+    //    it points to is left alone.
+    let victim = dir.path().join("victim.txt");
+    fs::write(&victim, b"precious").unwrap();
+    std::os::unix::fs::symlink(&victim, &part).unwrap();
+    refused(&get(&s3, dir.path(), &[&uri, dest_arg]), "symbolic link");
+    assert_eq!(
+        fs::read(&victim).unwrap(),
+        b"precious",
+        "symlink target untouched"
+    );
+    fs::remove_file(&part).unwrap();
+
+    // 2. A .part owned by someone else is refused.
+    fs::write(&part, &data[..1_000_000]).unwrap();
+    std::os::unix::fs::chown(&part, Some(65534), Some(65534)).unwrap();
+    refused(&get(&s3, dir.path(), &[&uri, dest_arg]), "owned by");
+    fs::remove_file(&part).unwrap();
+
+    // 3. A .part without a recorded ETag, or with another one, starts over: its bytes are
+    //    garbage here, and a resume would only be caught by the MD5 check of plain ETags.
+    for recorded in [None, Some("\"0123456789abcdef0123456789abcdef-2\"")] {
+        let mut garbage = data[..1_000_000].to_vec();
+        garbage[10] ^= 0xff;
+        fs::write(&part, &garbage).unwrap();
+        if let Some(other) = recorded {
+            set_xattr(&part, PART_ETAG, other);
+        }
+        s3.reset_stats();
+        let out = get(&s3, dir.path(), &[&uri, dest_arg]);
+        assert!(
+            out.status.success(),
+            "get with a {recorded:?} .part: {}",
+            text(&out)
+        );
+        assert!(
+            same_bytes(&dest, &data),
+            "file after a {recorded:?} .part differs"
+        );
+        assert_eq!(
+            s3.stats().get_body_bytes,
+            size as u64,
+            "a .part recorded as {recorded:?} must not be resumed"
+        );
+        fs::remove_file(&dest).unwrap();
+    }
+
+    // 4. With this version's ETag recorded, it resumes.
+    fs::write(&part, &data[..1_000_000]).unwrap();
+    set_xattr(&part, PART_ETAG, &etag);
+    s3.reset_stats();
+    let out = get(&s3, dir.path(), &[&uri, dest_arg]);
+    assert!(out.status.success(), "resume: {}", text(&out));
+    assert!(same_bytes(&dest, &data), "resumed file differs");
+    assert_eq!(
+        s3.stats().get_body_bytes,
+        size as u64 - 1_000_000,
+        "resumed at 1 MB"
     );
 }
 

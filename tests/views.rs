@@ -50,15 +50,19 @@ impl World {
 
     /// A mount whose persisted state (views, column configuration) lives in this world.
     fn mount(&self, config_text: &str) -> Mount {
+        self.mount_with(config_text, &[])
+    }
+
+    /// The same, with more `mastfs mount` arguments.
+    fn mount_with(&self, config_text: &str, extra: &[&str]) -> Mount {
         let cfg = self.config(config_text);
         let cache = self.dir.path().join("cache");
-        Mount::start_with(
-            &self.s3.endpoint_url(),
-            &["--config", &cfg, "--mast-url", &self.mast.base_url()],
-            |cmd| {
-                cmd.env("XDG_CACHE_HOME", &cache);
-            },
-        )
+        let mast_url = self.mast.base_url();
+        let mut args = vec!["--config", cfg.as_str(), "--mast-url", mast_url.as_str()];
+        args.extend_from_slice(extra);
+        Mount::start_with(&self.s3.endpoint_url(), &args, |cmd| {
+            cmd.env("XDG_CACHE_HOME", &cache);
+        })
     }
 }
 
@@ -541,5 +545,55 @@ fn a_refresh_asked_during_a_resolution_gets_a_resolution_of_its_own() {
         searches(),
         2,
         "MAST searches: the held one, then one started after the second refresh was asked for"
+    );
+}
+
+#[test]
+fn a_resolution_is_bounded_as_a_whole_by_the_mast_timeout() {
+    let w = World::new();
+    // Every MAST step is quick, but each HEAD of a product takes 3 s.
+    w.s3.set_link(std::time::Duration::from_secs(3), None);
+    let text = format!(
+        "{}\n[mast]\ntimeout = \"1s\"\nwait = \"20s\"\n",
+        seed_view()
+    );
+    let m = w.mount(&text);
+    let started = std::time::Instant::now();
+    let listed = fs::read_dir(m.path(&format!("views/{VIEW}")));
+    let took = started.elapsed();
+    assert_eq!(
+        listed.err().and_then(|e| e.raw_os_error()),
+        Some(libc::EIO),
+        "a view whose resolution outlasts [mast] timeout (took {took:?})"
+    );
+    assert!(
+        took < std::time::Duration::from_millis(2900),
+        "the view failed only after {took:?}; [mast] timeout is 1 s"
+    );
+    assert!(
+        m.log_text().contains("[mast] timeout"),
+        "the log says which bound stopped it:\n{}",
+        m.log_text()
+    );
+}
+
+#[test]
+fn a_view_file_whose_object_changed_is_checked_again_after_the_ttl() {
+    let w = World::new();
+    let m = w.mount_with(&seed_view(), &["--metadata-ttl", "1s"]);
+    let path = m.path(&format!("views/{VIEW}/jbeveo010_drz.fits"));
+    assert!(fs::read(&path).unwrap() == w.data1, "first version");
+    let replaced = pseudo_random(w.data1.len(), 99);
+    w.s3.put_object("stpubdata", KEY1, replaced.clone());
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let got = fs::read(&path);
+    assert!(
+        got.as_ref().is_ok_and(|g| *g == replaced),
+        "a view file read after its object changed and the TTL passed: {}",
+        match &got {
+            Ok(g) if *g == w.data1 => "the old bytes".to_string(),
+            Ok(_) => "other bytes".to_string(),
+            Err(e) => format!("error {e}"),
+        }
     );
 }

@@ -9,7 +9,8 @@
 //! folder, `mastfs warm`) see whole blocks or none.
 //!
 //! The folder is owner-only (0700, files 0600): cached archive data may come from private
-//! buckets. Its size is bounded: an in-memory index, rebuilt at start from the files'
+//! buckets. A folder that holds anything but the cache's own files, or that others can open
+//! and is not empty, is refused rather than cleaned or chmodded: it is someone's data. Its size is bounded: an in-memory index, rebuilt at start from the files'
 //! modification times, evicts least recently used files once the total passes the bound.
 //! Other processes sharing the folder each keep their own index; a file one of them deleted
 //! is simply a miss for the others.
@@ -33,36 +34,24 @@ use parking_lot::Mutex;
 
 mod whole;
 pub use whole::{ObjectVersion, OBJECTS_DIR};
+/// The subfolder of the cache folder that holds persisted listings (`--persist-metadata`
+/// with the disk cache on): not blocks, and not foreign either.
+pub const METADATA_DIR: &str = "metadata";
 
-/// First bytes of every block file; the digit is the format version.
-const MAGIC: &[u8; 8] = b"MASTFSB1";
 /// Temporary files older than this are leftovers of a crash and are removed at start.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 
-/// The identity of one cached block.
-#[derive(Clone, Copy, Debug)]
-pub struct DiskBlock<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-    pub etag: &'a str,
-    pub block_size: u64,
-    pub index: u64,
-}
+#[path = "block_file.rs"]
+pub mod block_file;
+
+pub use block_file::DiskBlock;
+use block_file::MAGIC;
 
 impl DiskBlock<'_> {
     /// `ab/abcdef….<index>`: the file of this block, relative to the cache folder.
     fn relative_path(&self) -> PathBuf {
         let hex = digest_hex([self.bucket, self.key, self.etag], self.block_size);
         PathBuf::from(&hex[..2]).join(format!("{hex}.{}", self.index))
-    }
-
-    fn header(&self, data: &[u8]) -> Vec<u8> {
-        identity_header(
-            MAGIC,
-            [self.bucket, self.key, self.etag],
-            &[self.block_size, self.index, data.len() as u64],
-            crc32fast::hash(data),
-        )
     }
 }
 
@@ -134,7 +123,8 @@ pub struct DiskCache {
 
 impl DiskCache {
     /// Opens (creating it owner-only) the cache folder `dir`, holding at most `capacity`
-    /// bytes. Refuses a folder owned by another user or writable by others.
+    /// bytes. Refuses a folder owned by another user, holding files that are not the
+    /// cache's, or open to others while not empty (an empty one is made 0700).
     pub fn open(dir: &Path, capacity: u64) -> io::Result<DiskCache> {
         crate::setup::create_private_dir(dir).map_err(|e| annotate(dir, "cannot create", e))?;
         let meta = fs::metadata(dir).map_err(|e| annotate(dir, "cannot read", e))?;
@@ -150,10 +140,6 @@ impl DiskCache {
                 ),
             ));
         }
-        if meta.permissions().mode() & 0o077 != 0 {
-            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-                .map_err(|e| annotate(dir, "cannot make owner-only", e))?;
-        }
         let cache = DiskCache {
             dir: dir.to_path_buf(),
             capacity,
@@ -163,7 +149,27 @@ impl DiskCache {
             }),
             counters: DiskCounters::default(),
         };
-        cache.scan();
+        let survey = cache.survey()?;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            if !survey.is_empty() {
+                // A folder others can open may be shared on purpose: never change it behind
+                // the user's back.
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    format!(
+                        "cache folder {} is open to other users (mode {mode:04o}); cached \
+                         blocks may come from private buckets: chmod 700 {} or give another \
+                         folder with --cache-dir",
+                        dir.display(),
+                        dir.display()
+                    ),
+                ));
+            }
+            fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+                .map_err(|e| annotate(dir, "cannot make owner-only", e))?;
+        }
+        cache.adopt(survey);
         Ok(cache)
     }
 
@@ -183,6 +189,11 @@ impl DiskCache {
 
     /// The block's bytes if a valid copy of exactly `expected_len` bytes is on disk.
     pub fn load(&self, block: &DiskBlock<'_>, expected_len: u64) -> Option<Bytes> {
+        if block.etag.is_empty() {
+            // Without an ETag, a file on disk cannot be told from another version's.
+            self.counters.misses.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
         let relative = block.relative_path();
         let path = self.dir.join(&relative);
         let mut file = match File::open(&path) {
@@ -244,8 +255,11 @@ impl DiskCache {
 
     /// Writes the block (atomically: temporary file, then rename) and evicts to the bound.
     pub fn store(&self, block: &DiskBlock<'_>, data: &[u8]) {
+        if block.etag.is_empty() {
+            return;
+        }
         let relative = block.relative_path();
-        let header = block.header(data);
+        let header = block_file::header(block, data);
         let size = (header.len() + data.len()) as u64;
         if size > self.capacity {
             return;
@@ -354,48 +368,130 @@ impl DiskCache {
         }
     }
 
-    /// Rebuilds the index from the folder: oldest files become the first to evict;
-    /// leftover temporary files of crashed writers are removed.
-    fn scan(&self) {
+    /// What the folder holds, for the index. Only the cache's own files
+    /// (block files with its header, its temporary files, in its two-hex-digit subfolders)
+    /// are counted or removed; anything else makes the folder someone else's, refused.
+    fn survey(&self) -> io::Result<Survey> {
         let mut found: Vec<(SystemTime, PathBuf, u64)> = Vec::new();
+        let mut stale_temps = Vec::new();
+        let mut fresh_temps = 0;
         let now = SystemTime::now();
-        let Ok(fans) = fs::read_dir(&self.dir) else {
-            return;
+        let foreign = |path: &Path| {
+            io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} holds {}, which is not a mastfs cache file: the cache folder must be \
+                     one mastfs owns; give an empty or new folder with --cache-dir",
+                    self.dir.display(),
+                    path.strip_prefix(&self.dir).unwrap_or(path).display()
+                ),
+            )
         };
-        for fan in fans.flatten() {
+        let fans = fs::read_dir(&self.dir).map_err(|e| annotate(&self.dir, "cannot read", e))?;
+        for fan in fans {
+            let fan = fan?;
             let fan_name = fan.file_name();
-            if fan_name.len() != 2 || !fan.file_type().is_ok_and(|t| t.is_dir()) {
+            let is_dir = fan.file_type().is_ok_and(|t| t.is_dir());
+            // Our own subfolders: whole-object files (scanned below) and the persisted
+            // listings of --persist-metadata.
+            if is_dir && (fan_name == OBJECTS_DIR || fan_name == METADATA_DIR) {
                 continue;
             }
-            let Ok(entries) = fs::read_dir(fan.path()) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let Ok(meta) = entry.metadata() else { continue };
-                if !meta.is_file() {
-                    continue;
-                }
+            let is_fan = fan_name.to_str().is_some_and(|n| is_hex(n, 2)) && is_dir;
+            if !is_fan {
+                return Err(foreign(&fan.path()));
+            }
+            for entry in fs::read_dir(fan.path())? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
                 let name = entry.file_name();
+                let name = name.to_str().unwrap_or("");
                 let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
-                if name.to_string_lossy().contains(".tmp") {
+                let ours = meta.is_file() && name.starts_with(fan_name.to_str().unwrap_or("-"));
+                if ours && is_temp_name(name) {
                     let age = now.duration_since(modified).unwrap_or_default();
                     if age > STALE_TEMP_AGE {
-                        let _ = fs::remove_file(entry.path());
+                        stale_temps.push(entry.path());
+                    } else {
+                        fresh_temps += 1;
                     }
                     continue;
                 }
-                found.push((modified, Path::new(&fan_name).join(&name), meta.len()));
+                if !(ours && is_block_name(name) && has_magic(&entry.path())) {
+                    return Err(foreign(&entry.path()));
+                }
+                found.push((modified, Path::new(&fan_name).join(name), meta.len()));
             }
         }
         found.extend(whole::scan_objects(&self.dir));
         found.sort();
+        Ok(Survey {
+            blocks: found,
+            stale_temps,
+            fresh_temps,
+        })
+    }
+
+    /// Takes what [`DiskCache::survey`] found into the index (oldest first to evict) and
+    /// removes the leftovers of crashed writers.
+    fn adopt(&self, survey: Survey) {
+        for temp in survey.stale_temps {
+            let _ = fs::remove_file(temp);
+        }
         let mut index = self.index.lock();
-        for (_, relative, size) in found {
+        for (_, relative, size) in survey.blocks {
             index.bytes += size;
             index.files.put(relative, size);
         }
         self.evict_locked(&mut index);
     }
+}
+
+/// The cache's own files found in its folder at start.
+struct Survey {
+    /// (last used, relative path, size) of each block file, oldest first.
+    blocks: Vec<(SystemTime, PathBuf, u64)>,
+    stale_temps: Vec<PathBuf>,
+    fresh_temps: usize,
+}
+
+impl Survey {
+    fn is_empty(&self) -> bool {
+        self.blocks.is_empty() && self.stale_temps.is_empty() && self.fresh_temps == 0
+    }
+}
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// `<32 hex digits>.<index>`: what [`DiskBlock::relative_path`] names a block file.
+fn is_block_name(name: &str) -> bool {
+    name.split_once('.').is_some_and(|(digest, index)| {
+        is_hex(digest, 32) && !index.is_empty() && index.bytes().all(|b| b.is_ascii_digit())
+    })
+}
+
+/// `<32 hex digits>.tmp<pid>.<seq>`: a block file being written.
+fn is_temp_name(name: &str) -> bool {
+    let Some((digest, rest)) = name.split_once(".tmp") else {
+        return false;
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    is_hex(digest, 32)
+        && rest
+            .split_once('.')
+            .is_some_and(|(p, q)| digits(p) && digits(q))
+}
+
+/// Whether the file starts with the cache's header.
+fn has_magic(path: &Path) -> bool {
+    let mut start = [0u8; MAGIC.len()];
+    File::open(path)
+        .and_then(|mut f| f.read_exact(&mut start))
+        .is_ok_and(|()| &start == MAGIC)
 }
 
 static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
@@ -416,42 +512,10 @@ fn read_checked(
     let file_len = file.metadata()?.len();
     let mut raw = Vec::with_capacity(file_len as usize);
     file.read_to_end(&mut raw)?;
-    let mut cursor = raw.as_slice();
-    let mut take = |n: usize| -> Option<&[u8]> {
-        let (head, rest) = (cursor.get(..n)?, cursor.get(n..)?);
-        cursor = rest;
-        Some(head)
-    };
-    let u32_of = |b: &[u8]| u32::from_le_bytes(b.try_into().unwrap_or([0; 4]));
-    let u64_of = |b: &[u8]| u64::from_le_bytes(b.try_into().unwrap_or([0; 8]));
-    let parsed = (|| {
-        if take(MAGIC.len())? != MAGIC {
-            return None;
-        }
-        for part in [block.bucket, block.key, block.etag] {
-            let len = u32_of(take(4)?) as usize;
-            if take(len)? != part.as_bytes() {
-                return None;
-            }
-        }
-        if u64_of(take(8)?) != block.block_size || u64_of(take(8)?) != block.index {
-            return None;
-        }
-        let data_len = u64_of(take(8)?);
-        let crc = u32_of(take(4)?);
-        Some((data_len, crc))
-    })();
-    let Some((data_len, crc)) = parsed else {
-        return Ok(None);
-    };
-    let header_len = raw.len() - cursor.len();
-    if data_len != expected_len || cursor.len() as u64 != data_len || crc32fast::hash(cursor) != crc
-    {
-        return Ok(None);
-    }
-    let mut data = Bytes::from(raw);
-    data = data.slice(header_len..);
-    Ok(Some(data))
+    Ok(
+        block_file::data_range(&raw, block, expected_len)
+            .map(|range| Bytes::from(raw).slice(range)),
+    )
 }
 
 #[cfg(test)]
@@ -510,6 +574,22 @@ mod tests {
         };
         assert!(cache.load(&other_size, 1024).is_none());
         assert!(cache.load(&block(0), 1024).is_some());
+    }
+
+    #[test]
+    fn blocks_of_objects_without_an_etag_are_never_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = DiskCache::open(dir.path(), 1 << 20).unwrap();
+        let unversioned = DiskBlock {
+            etag: "",
+            ..block(0)
+        };
+        cache.store(&unversioned, &bytes_of(1, 1024));
+        assert_eq!(cache.usage().1, 0, "a block without an ETag was written");
+        assert!(
+            cache.load(&unversioned, 1024).is_none(),
+            "a block without an ETag was served"
+        );
     }
 
     #[test]
@@ -576,12 +656,87 @@ mod tests {
         assert_eq!(mode(&file), 0o600, "block file mode");
     }
 
+    fn age(path: &Path, by: Duration) {
+        File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(SystemTime::now() - by)
+            .unwrap();
+    }
+
+    #[test]
+    fn a_folder_holding_other_files_is_refused_and_left_alone() {
+        let two_hours = Duration::from_secs(2 * 3600);
+        let block_name = block(0).relative_path();
+        let fan = block_name.parent().unwrap().to_path_buf();
+        for (what, foreign) in [
+            ("a file at the top", PathBuf::from("notes.txt")),
+            (
+                "a file in a two-character folder",
+                PathBuf::from("ab/thesis.tex"),
+            ),
+            ("an old *.tmp* file", PathBuf::from("ab/data.tmp.fits")),
+            ("a block-named file without the header", block_name.clone()),
+            ("a folder at the top", PathBuf::from("photos/x.jpg")),
+        ] {
+            // A foreign folder is named itself, not what it holds.
+            let named = if foreign.starts_with("photos") {
+                PathBuf::from("photos")
+            } else {
+                foreign.clone()
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(&foreign);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(&path, b"the user's own bytes").unwrap();
+            age(&path, two_hours);
+            fs::create_dir_all(dir.path().join(&fan)).unwrap();
+            let opened = DiskCache::open(dir.path(), 16);
+            let err = match opened {
+                Ok(_) => panic!(
+                    "{what}: a cache folder holding {} was accepted",
+                    foreign.display()
+                ),
+                Err(e) => e.to_string(),
+            };
+            assert!(
+                err.contains(&format!("holds {},", named.display())) && err.contains("--cache-dir"),
+                "{what}: the refusal should name the file and say what to do: {err}"
+            );
+            assert_eq!(
+                fs::read(&path).unwrap(),
+                b"the user's own bytes",
+                "{what}: the file was touched"
+            );
+        }
+    }
+
+    #[test]
+    fn an_existing_folder_open_to_others_is_refused_not_chmodded() {
+        let dir = tempfile::tempdir().unwrap();
+        let folder = dir.path().join("shared");
+        {
+            let cache = DiskCache::open(&folder, 1 << 20).unwrap();
+            cache.store(&block(0), &bytes_of(0, 1024));
+        }
+        fs::set_permissions(&folder, fs::Permissions::from_mode(0o775)).unwrap();
+        let err = DiskCache::open(&folder, 1 << 20)
+            .map(|_| "accepted".to_string())
+            .unwrap_or_else(|e| e.to_string());
+        assert!(err.contains("chmod 700"), "refusal says what to do: {err}");
+        let mode = fs::metadata(&folder).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o775, "the folder's mode was changed");
+    }
+
     #[test]
     fn stale_temporary_files_are_removed_at_start() {
         let dir = tempfile::tempdir().unwrap();
-        let fan = dir.path().join("ab");
+        let relative = block(0).relative_path();
+        let fan = dir.path().join(relative.parent().unwrap());
         fs::create_dir_all(&fan).unwrap();
-        let temp = fan.join("abcd.0.tmp99.1");
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o700)).unwrap();
+        let temp = dir.path().join(relative.with_extension("tmp99.1"));
         fs::write(&temp, b"partial").unwrap();
         let old = SystemTime::now() - Duration::from_secs(2 * 3600);
         File::options()

@@ -71,7 +71,7 @@ pub fn asdf_units(tail: &[u8], tail_start: u64, size: u64) -> Vec<u64> {
     let Some(at) = tail.windows(MARKER.len()).rposition(|w| w == MARKER) else {
         return Vec::new();
     };
-    let index_start = tail_start + at as u64;
+    let index_start = tail_start.saturating_add(at as u64);
     let Ok(text) = std::str::from_utf8(&tail[at..]) else {
         return Vec::new();
     };
@@ -100,6 +100,15 @@ pub struct Hdu {
     pub data_len: u64,
 }
 
+impl Hdu {
+    /// Where the next HDU starts; `None` past the end of any possible file.
+    fn end(&self) -> Option<u64> {
+        self.header_start
+            .checked_add(self.header_len)?
+            .checked_add(self.data_len)
+    }
+}
+
 /// The HDUs whose headers lie wholly in `head` (the file's first bytes), and the offset of
 /// the next header when it lies beyond the head. `None` for the offset when the head ends
 /// inside a header or the bytes are not FITS.
@@ -116,7 +125,12 @@ pub fn fits_chain(head: &[u8], size: u64) -> (Vec<Hdu>, Option<u64>) {
         let Some(hdu) = parse_header(&head[at as usize..], at, hdus.is_empty()) else {
             return (hdus, None);
         };
-        at = hdu.header_start + hdu.header_len + hdu.data_len;
+        // Every header is at least one 2880-byte block, so `at` grows at each step and the
+        // scan ends within the head; a data length that would overflow ends it at once.
+        let Some(end) = hdu.end() else {
+            return (hdus, None);
+        };
+        at = end;
         hdus.push(hdu);
     }
 }
@@ -144,12 +158,14 @@ fn guessed_headers(hdus: &[Hdu], next: u64, size: u64) -> Vec<u64> {
     let Some(last) = hdus.iter().rev().find(|h| h.header_start > 0) else {
         return Vec::new();
     };
-    let stride = last.header_len + last.data_len;
+    let Some(stride) = last.header_len.checked_add(last.data_len) else {
+        return Vec::new();
+    };
     if stride == 0 {
         return Vec::new();
     }
     (1..=MAX_GUESSES)
-        .map(|k| next + k * stride)
+        .map_while(|k| next.checked_add(k.checked_mul(stride)?))
         .take_while(|g| *g < size)
         .collect()
 }
@@ -187,8 +203,7 @@ pub fn fits_units_at(bytes: &[u8], start: u64, to_check: &[u64], size: u64) -> V
         };
         if let Some(hdu) = parse_header(rest, offset, false) {
             found.push(offset);
-            let end = offset + hdu.header_len + hdu.data_len;
-            if end < size {
+            if let Some(end) = hdu.end().filter(|end| *end < size) {
                 found.push(end);
             }
         }
@@ -199,7 +214,10 @@ pub fn fits_units_at(bytes: &[u8], start: u64, to_check: &[u64], size: u64) -> V
 /// A fetch window around `offset`, `slack` bytes either side, clipped to the file.
 fn window(offset: u64, slack: u64, size: u64) -> Range<u64> {
     let start = offset.saturating_sub(slack) / PAGE * PAGE;
-    let end = (offset + slack + EXACT_WINDOW).min(size);
+    let end = offset
+        .saturating_add(slack)
+        .saturating_add(EXACT_WINDOW)
+        .min(size);
     start..end
 }
 
@@ -260,7 +278,7 @@ fn parse_header(bytes: &[u8], at: u64, primary: bool) -> Option<Hdu> {
             return Some(Hdu {
                 header_start: at,
                 header_len,
-                data_len: data.div_ceil(FITS_BLOCK) * FITS_BLOCK,
+                data_len: data.div_ceil(FITS_BLOCK).checked_mul(FITS_BLOCK)?,
             });
         }
         if card.get(8..10) != Some(b"= ") {
@@ -444,6 +462,70 @@ mod tests {
         // A header with garbage where NAXIS should be a number.
         let bad = header(&[kv("SIMPLE", "T"), kv("BITPIX", "8"), kv("NAXIS", "'x'")]);
         assert!(fits_plan(&bad, 10_000_000).is_empty());
+    }
+
+    #[test]
+    fn data_sizes_that_overflow_end_the_scan() {
+        // 2 groups of 2^63-1 bytes: the padded data length and the next offset overflow.
+        let primary = header(&[
+            kv("SIMPLE", "T"),
+            kv("BITPIX", "8"),
+            kv("NAXIS", "1"),
+            kv("NAXIS1", "9223372036854775807"),
+            kv("GCOUNT", "2"),
+        ]);
+        let mut head = primary.clone();
+        head.extend(image_header("XTENSION", 0));
+        let size = u64::MAX;
+        let (hdus, next) = fits_chain(&head, size);
+        assert_eq!(
+            (hdus.len(), next),
+            (0, None),
+            "a header whose data length overflows: no HDU, no next header"
+        );
+        assert!(fits_plan(&head, size).is_empty(), "no plan for it");
+        // A header whose end overflows only with its start added.
+        let big = header(&[
+            kv("XTENSION", "'IMAGE   '"),
+            kv("BITPIX", "8"),
+            kv("NAXIS", "1"),
+            kv("NAXIS1", "18446744073709000000"),
+        ]);
+        let _ = fits_units_at(&big, u64::MAX - 2880, &[u64::MAX - 2880], size);
+        let mut chain = image_header("SIMPLE", 0);
+        chain.extend(header(&[
+            kv("XTENSION", "'IMAGE   '"),
+            kv("BITPIX", "8"),
+            kv("NAXIS", "2"),
+            kv("NAXIS1", "9223372036854775807"),
+            kv("NAXIS2", "1"),
+            kv("GCOUNT", "1"),
+        ]));
+        let (_, next) = fits_chain(&chain, size);
+        assert!(
+            next.is_none_or(|n| n > chain.len() as u64),
+            "the scan must only move forward, got next header at {next:?}"
+        );
+    }
+
+    #[test]
+    fn the_scan_of_a_head_full_of_headers_is_bounded_by_the_head() {
+        // Empty HDUs, one 2880-byte header each, filling the whole head.
+        let mut head = header(&[kv("SIMPLE", "T"), kv("BITPIX", "8"), kv("NAXIS", "0")]);
+        let ext = header(&[
+            kv("XTENSION", "'IMAGE   '"),
+            kv("BITPIX", "8"),
+            kv("NAXIS", "0"),
+        ]);
+        while head.len() < HEAD_LEN as usize {
+            head.extend(&ext);
+        }
+        let (hdus, next) = fits_chain(&head, u64::MAX);
+        assert_eq!(
+            (hdus.len(), next),
+            (head.len() / 2880, Some(head.len() as u64)),
+            "one HDU per header in the head, the next just past it"
+        );
     }
 
     #[test]

@@ -607,4 +607,6 @@ fn slice_checked(
 }
 
 #[cfg(test)]
+mod model_tests;
+#[cfg(test)]
 mod tests;

@@ -358,6 +358,9 @@ fn build(
         ],
         &file.s3.endpoint_url,
     );
+    if let Some(url) = &endpoint_url {
+        validate_endpoint_url(url)?;
+    }
     let region = pick(
         &o.region,
         &["MASTFS_REGION", "AWS_REGION", "AWS_DEFAULT_REGION"],
@@ -373,8 +376,8 @@ fn build(
         endpoint_url,
         force_path_style,
         region,
-        connect_timeout: duration_or("s3.connect_timeout", &file.s3.connect_timeout, "5s")?,
-        attempt_timeout: duration_or(
+        connect_timeout: timeout_or("s3.connect_timeout", &file.s3.connect_timeout, "5s")?,
+        attempt_timeout: timeout_or(
             "s3.timeout",
             &pick(&None, &["MASTFS_S3_TIMEOUT"], &file.s3.timeout),
             "20s",
@@ -469,6 +472,13 @@ fn build(
             cache.block_size
         )));
     }
+    if !cache.block_size.is_multiple_of(4096) {
+        return Err(ConfigError::Invalid(format!(
+            "cache.block_size must be a multiple of 4096 (whole memory pages), got {} bytes; \
+             write e.g. 1M or 512K",
+            cache.block_size
+        )));
+    }
     if cache.size < cache.block_size * 4 {
         return Err(ConfigError::Invalid(format!(
             "cache.size ({} bytes) must hold at least 4 blocks of {} bytes",
@@ -481,8 +491,8 @@ fn build(
             .unwrap_or_else(|| "https://mast.stsci.edu".into())
             .trim_end_matches('/')
             .to_string(),
-        wait: duration_or("mast.wait", &file.mast.wait, "10s")?,
-        timeout: duration_or("mast.timeout", &file.mast.timeout, "5m")?,
+        wait: timeout_or("mast.wait", &file.mast.wait, "10s")?,
+        timeout: timeout_or("mast.timeout", &file.mast.timeout, "5m")?,
     };
 
     let mut file_views = file.views;
@@ -590,6 +600,7 @@ fn metadata_dir_config(
     let dir = match (o.metadata_dir.clone().or(file.metadata_dir.clone()), disk) {
         (Some(dir), _) => dir,
         (None, _) if !asked => return Ok(None),
+        // cache::disk::METADATA_DIR (this file is also compiled alone by a fuzz target).
         (None, Some(d)) => d.dir.join("metadata"),
         (None, None) => default_cache_root(env).join("metadata"),
     };
@@ -737,12 +748,80 @@ pub fn validate_view_name(name: &str) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// `512MiB`, `1GiB`, `4096`, `64 KiB`.
+/// `512MiB`, `2G`, `1.5GiB`, `4096`, `64 KiB`. Every unit is binary, however it is written
+/// (as in rclone): `K`, `KB` and `KiB` are 1024 bytes, `M`, `MB`, `MiB` 1024², and so on
+/// up to `P`.
 pub fn parse_size(s: &str) -> Result<u64, String> {
-    s.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("'{s}' is not a size ({e}); write e.g. 512MiB, 1GiB or 4096"))
+    let bad = |why: &str| format!("'{s}' is not a size ({why}); write e.g. 512M, 1G or 4096");
+    let text = s.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kb" | "kib" => 10,
+        "m" | "mb" | "mib" => 20,
+        "g" | "gb" | "gib" => 30,
+        "t" | "tb" | "tib" => 40,
+        "p" | "pb" | "pib" => 50,
+        _ => return Err(bad("units are B, K, M, G, T, P, binary")),
+    };
+    let unit_bytes = 1u64 << shift;
+    if number.is_empty() {
+        return Err(bad("no number"));
+    }
+    if !number.contains('.') {
+        return number
+            .parse::<u64>()
+            .ok()
+            .and_then(|n| n.checked_mul(unit_bytes))
+            .ok_or_else(|| bad("too large"));
+    }
+    if shift == 0 {
+        return Err(bad("a fraction of a byte"));
+    }
+    let value: f64 = number.parse().map_err(|_| bad("not a number"))?;
+    let bytes = (value * unit_bytes as f64).floor();
+    if !bytes.is_finite() || bytes >= u64::MAX as f64 {
+        return Err(bad("too large"));
+    }
+    Ok(bytes as u64)
+}
+
+/// The S3 endpoint must be an http(s) URL with a host: an empty or mistyped one would
+/// mount a tree where every access fails.
+fn validate_endpoint_url(url: &str) -> Result<(), ConfigError> {
+    let parsed = url::Url::parse(url.trim());
+    let ok = parsed.as_ref().is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    });
+    if ok {
+        return Ok(());
+    }
+    let why = match parsed {
+        Err(e) => e.to_string(),
+        Ok(u) => format!("scheme '{}' or no host", u.scheme()),
+    };
+    Err(ConfigError::Invalid(format!(
+        "s3.endpoint_url '{url}' is not an http(s) URL ({why}); write e.g. \
+         https://s3.us-east-1.amazonaws.com or http://127.0.0.1:9000, or leave it out for AWS"
+    )))
+}
+
+/// A timeout longer than this is a typo, and would overflow the clock arithmetic.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+fn timeout_or(what: &str, value: &Option<String>, default: &str) -> Result<Duration, ConfigError> {
+    let timeout = duration_or(what, value, default)?;
+    if timeout > MAX_TIMEOUT {
+        return Err(ConfigError::Invalid(format!(
+            "{what}: {} is too long; at most {}",
+            humantime::format_duration(timeout),
+            humantime::format_duration(MAX_TIMEOUT)
+        )));
+    }
+    Ok(timeout)
 }
 
 /// `10m`, `1d`, `30s`, `1h 30m`.

@@ -532,6 +532,53 @@ fn cache_budget_follows_the_cgroup_limit_unless_a_size_is_given() {
 }
 
 #[test]
+fn size_letters_are_binary_like_rclone() {
+    for (text, want) in [
+        ("2G", 2u64 << 30),
+        ("2GB", 2 << 30),
+        ("2GiB", 2 << 30),
+        ("1M", 1 << 20),
+        ("1m", 1 << 20),
+        ("64K", 64 << 10),
+        ("64 KiB", 64 << 10),
+        ("1T", 1 << 40),
+        ("1.5G", 3 << 29),
+        ("4096", 4096),
+        ("4096B", 4096),
+    ] {
+        assert_eq!(parse_size(text), Ok(want), "{text:?}");
+    }
+    for bad in ["", "G", "-1G", "1X", "1e400", "99999999999T", "1.5"] {
+        assert!(
+            parse_size(bad).is_err(),
+            "{bad:?} accepted as {:?}",
+            parse_size(bad)
+        );
+    }
+}
+
+#[test]
+fn block_sizes_must_be_whole_pages() {
+    let o = Overrides {
+        block_size: Some("1000000".into()),
+        ..Default::default()
+    };
+    let err = load_with(&o, &env_of(&[])).unwrap_err().to_string();
+    assert!(
+        err.contains("multiple of 4096"),
+        "block size of 1000000 bytes: expected a message about 4096, got {err:?}"
+    );
+    let o = Overrides {
+        block_size: Some("1M".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        load_with(&o, &env_of(&[])).unwrap().cache.block_size,
+        1 << 20
+    );
+}
+
+#[test]
 fn passthrough_is_on_unless_the_flag_or_the_file_turns_it_off() {
     let default = load_text("[cache]\ndisk = true\n", Overrides::default(), &[]).unwrap();
     assert!(default.cache.passthrough, "passthrough is on by default");
@@ -550,4 +597,63 @@ fn passthrough_is_on_unless_the_flag_or_the_file_turns_it_off() {
         !flag_off.cache.passthrough,
         "--no-passthrough wins over the file"
     );
+}
+
+#[test]
+fn endpoint_urls_must_be_http_urls_with_a_host() {
+    for bad in [
+        "",
+        "  ",
+        "not a url",
+        "ftp://example.com",
+        "http://",
+        "s3.amazonaws.com",
+    ] {
+        let o = Overrides {
+            endpoint_url: Some(bad.into()),
+            ..Default::default()
+        };
+        let err = load_with(&o, &env_of(&[]))
+            .map(|c| format!("accepted as {:?}", c.s3.endpoint_url))
+            .unwrap_or_else(|e| e.to_string());
+        assert!(
+            err.contains("endpoint_url"),
+            "endpoint {bad:?}: expected a refusal naming endpoint_url, got {err:?}"
+        );
+    }
+    let err = load_text("[s3]\nendpoint_url = \"\"\n", Overrides::default(), &[])
+        .map(|_| "accepted".to_string())
+        .unwrap_or_else(|e| e.to_string());
+    assert!(
+        err.contains("endpoint_url"),
+        "empty endpoint_url in the file: {err:?}"
+    );
+    for good in [
+        "http://127.0.0.1:9000",
+        "https://s3.us-west-2.amazonaws.com/",
+    ] {
+        let o = Overrides {
+            endpoint_url: Some(good.into()),
+            ..Default::default()
+        };
+        assert!(load_with(&o, &env_of(&[])).is_ok(), "{good} refused");
+    }
+}
+
+#[test]
+fn timeouts_too_long_to_wait_for_are_refused() {
+    for text in [
+        "[mast]\ntimeout = \"1000000000y\"\n",
+        "[mast]\nwait = \"1000000000y\"\n",
+        "[s3]\ntimeout = \"1000000000y\"\n",
+        "[s3]\nconnect_timeout = \"1000000000y\"\n",
+    ] {
+        let err = load_text(text, Overrides::default(), &[])
+            .map(|c| format!("accepted: {:?}", c.mast))
+            .unwrap_or_else(|e| e.to_string());
+        assert!(
+            err.contains("at most"),
+            "{text:?}: expected a refusal with the bound, got {err:?}"
+        );
+    }
 }

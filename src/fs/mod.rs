@@ -19,7 +19,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 pub use error::FsError;
-use inode::{InodeTable, NodeKind, Origin};
+use inode::{InodeTable, NodeKind, Origin, PageCache};
 pub use passthrough::PassthroughStatus;
 
 use crate::cache::{BlockCache, Claims, ObjectRef, ReadAhead};
@@ -146,6 +146,7 @@ struct DirHandle {
 /// made in memory.
 enum OpenFile {
     Object {
+        ino: u64,
         object: ObjectRef,
         readahead: Mutex<ReadAhead>,
         /// The read-ahead fetches this handle asked for: given up on close.
@@ -213,6 +214,11 @@ impl Fs {
 
     pub fn views(&self) -> Option<&Arc<Views>> {
         self.views.as_ref()
+    }
+
+    /// Keys and prefixes of the mounted buckets skipped because they cannot be file names.
+    pub fn unsafe_key_names(&self) -> u64 {
+        self.buckets.unsafe_names()
     }
 
     pub fn store_counters(&self) -> &StoreCounters {
@@ -312,29 +318,28 @@ impl Fs {
         self.attr_of(ino, &kind)
     }
 
+    /// The current listing of view `view`.
+    async fn view_listing(&self, view: &str) -> Result<Arc<ViewListing>, FsError> {
+        let views = self
+            .views
+            .as_ref()
+            .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
+        views
+            .listing(view)
+            .await
+            .map_err(|e| FsError::new(e.errno, e.message))
+    }
+
     /// The entries of a view directory (or obs folder), as inode kinds, manifest included.
     async fn view_children(
         &self,
         view: &Arc<str>,
         folder: &Option<String>,
     ) -> Result<Vec<(String, NodeKind)>, FsError> {
-        let views = self
-            .views
-            .as_ref()
-            .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
-        let listing: Arc<ViewListing> = views
-            .listing(view)
-            .await
-            .map_err(|e| FsError::new(e.errno, e.message))?;
+        let listing = self.view_listing(view).await?;
         let mut out = Vec::new();
         if folder.is_none() {
-            out.push((
-                MANIFEST_NAME.to_string(),
-                NodeKind::Virtual {
-                    data: Bytes::from(listing.manifest.clone().into_bytes()),
-                    mtime: listing.resolved_at,
-                },
-            ));
+            out.push((MANIFEST_NAME.to_string(), manifest_node(&listing)));
             if !listing.manifest_ecsv.is_empty() {
                 out.push((
                     MANIFEST_ECSV_NAME.to_string(),
@@ -346,26 +351,7 @@ impl Fs {
             }
         }
         for (name, entry) in listing.entries(folder.as_deref()) {
-            let kind = match entry {
-                ViewEntry::Folder => NodeKind::View {
-                    view: view.clone(),
-                    folder: Some(name.clone()),
-                },
-                ViewEntry::File(i) => {
-                    let f = &listing.files[i];
-                    NodeKind::File {
-                        bucket: f.bucket.as_str().into(),
-                        key: f.key.as_str().into(),
-                        meta: f.meta(),
-                        checked: Instant::now(),
-                        origin: Some(Arc::new(Origin {
-                            data_uri: f.data_uri.clone(),
-                            s3_uri: f.s3_uri(),
-                            obsid: f.obsid.clone(),
-                        })),
-                    }
-                }
-            };
+            let kind = view_node(view, &listing, &name, entry);
             out.push((name, kind));
         }
         Ok(out)
@@ -432,11 +418,16 @@ impl Fs {
                 }
             }
             NodeKind::View { view, folder } => {
-                let children = self.view_children(view, folder).await?;
-                match children.into_iter().find(|(n, _)| n == name) {
-                    Some((_, kind)) => Ok(self.place(parent, name, kind, Hold::Lookup)),
-                    None => Err(FsError::quiet(libc::ENOENT)),
-                }
+                let listing = self.view_listing(view).await?;
+                let kind = if folder.is_none() && name == MANIFEST_NAME {
+                    manifest_node(&listing)
+                } else {
+                    match listing.entry(folder.as_deref(), name) {
+                        Some(entry) => view_node(view, &listing, name, entry),
+                        None => return Err(FsError::quiet(libc::ENOENT)),
+                    }
+                };
+                Ok(self.place(parent, name, kind, Hold::Lookup))
             }
             NodeKind::StatusDir if name == STATS_FILE => {
                 Ok(self.place(parent, name, NodeKind::StatsFile, Hold::Lookup))
@@ -613,7 +604,25 @@ impl Fs {
                 .map_err(|e| FsError::from_store(&e))?;
             self.update_meta(ino, meta.clone());
         }
-        let keep_cache = self.inodes.lock().note_open(ino, &meta.etag);
+        let page_cache = self.inodes.lock().note_open(ino, &meta.etag);
+        let keep_cache = match page_cache {
+            // Without an ETag nothing tells two versions apart: never keep pages.
+            PageCache::Keep => !meta.etag.is_empty(),
+            PageCache::Drop => false,
+            PageCache::OtherVersionOpen => {
+                // The object was replaced while a handle of the old version is open: the
+                // name gets a new inode, and ESTALE makes the kernel walk the path again
+                // (LOOKUP_REVAL) and open that one, so the two versions never share pages.
+                self.inodes.lock().detach_name(ino);
+                return Err(FsError::new(
+                    libc::ESTALE,
+                    format!(
+                        "s3://{bucket}/{key} was replaced (ETag {}) while the old version is open; the name now has a new inode",
+                        meta.etag
+                    ),
+                ));
+            }
+        };
         let object = ObjectRef {
             bucket,
             key,
@@ -629,6 +638,7 @@ impl Fs {
         self.cache.hint_open(&object);
         let pinned = Some(object.clone());
         let file = OpenFile::Object {
+            ino,
             object,
             readahead: Mutex::new(ReadAhead::for_cache(&self.cache, self.opts.max_readahead)),
             claims: Mutex::new(Claims::default()),
@@ -724,6 +734,7 @@ impl Fs {
                 object,
                 readahead,
                 claims,
+                ..
             } => (object, readahead, claims),
         };
         let unit_end = self.cache.unit_end(object, offset);
@@ -750,9 +761,16 @@ impl Fs {
         let Some(file) = self.files.lock().remove(&fh) else {
             return;
         };
-        let OpenFile::Object { object, claims, .. } = &*file else {
+        let OpenFile::Object {
+            ino,
+            object,
+            claims,
+            ..
+        } = &*file
+        else {
             return;
         };
+        self.inodes.lock().note_close(*ino, &object.etag);
         // Most closes (header walks, cutouts) hold no read-ahead: nothing to give up, and no
         // reason to look at the other open files.
         let claims = std::mem::take(&mut *claims.lock());
@@ -804,6 +822,42 @@ fn disk_version(o: &ObjectRef) -> crate::cache::disk::ObjectVersion<'_> {
         key: &o.key,
         etag: &o.etag,
         size: o.size,
+    }
+}
+
+/// The manifest file of a view.
+fn manifest_node(listing: &ViewListing) -> NodeKind {
+    NodeKind::Virtual {
+        data: Bytes::from(listing.manifest.clone().into_bytes()),
+        mtime: listing.resolved_at,
+    }
+}
+
+/// The inode kind of one entry of a view's listing.
+fn view_node(view: &Arc<str>, listing: &ViewListing, name: &str, entry: ViewEntry) -> NodeKind {
+    match entry {
+        ViewEntry::Folder => NodeKind::View {
+            view: view.clone(),
+            folder: Some(name.to_string()),
+        },
+        ViewEntry::File(i) => {
+            let f = &listing.files[i];
+            // The listing's metadata is as old as its resolution (views refresh daily): an
+            // open past the metadata TTL checks the object again, as for bucket files.
+            let age = listing.resolved_at.elapsed().unwrap_or_default();
+            let checked = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+            NodeKind::File {
+                bucket: f.bucket.as_str().into(),
+                key: f.key.as_str().into(),
+                meta: f.meta(),
+                checked,
+                origin: Some(Arc::new(Origin {
+                    data_uri: f.data_uri.clone(),
+                    s3_uri: f.s3_uri(),
+                    obsid: f.obsid.clone(),
+                })),
+            }
+        }
     }
 }
 

@@ -670,6 +670,25 @@ fn fs_with_disk_opts(store: Arc<MemoryStore>, dir: &std::path::Path, opts: FsOpt
     Fs::new(opts, trees, None, cache, Default::default())
 }
 
+fn fs_with_ttl(store: Arc<dyn crate::store::ObjectStore>, ttl: Duration) -> Fs {
+    let trees = Arc::new(BucketTrees::new(
+        store.clone(),
+        &[BucketConfig {
+            name: "b1".into(),
+            prefix: None,
+            signed: false,
+        }],
+        ttl,
+        ttl,
+    ));
+    let cache = BlockCache::new(store, 4096, 1 << 20);
+    let opts = FsOptions {
+        metadata_ttl: ttl,
+        ..FsOptions::default()
+    };
+    Fs::new(opts, trees, None, cache, Default::default())
+}
+
 #[tokio::test]
 async fn a_backing_file_is_given_only_for_an_object_wholly_on_disk() {
     let store = Arc::new(MemoryStore::new());
@@ -766,4 +785,78 @@ async fn a_large_object_gets_its_backing_file_built_for_the_next_open() {
         "the next open did not get the file built in the background"
     );
     fs.release(opened.fh);
+}
+
+#[tokio::test]
+async fn a_replaced_object_never_shares_an_inode_with_an_open_old_version() {
+    let store = Arc::new(MemoryStore::new());
+    store.put("b1", "f", "e1", Bytes::from(vec![1u8; 10_000]));
+    let fs = fs_with_ttl(store.clone(), Duration::ZERO);
+    let old = walk(&fs, "b1/f").await.unwrap();
+    let old_fh = fs.open(old.ino).await.unwrap().fh;
+    store.put("b1", "f", "e2", Bytes::from(vec![2u8; 10_000]));
+
+    // The open revalidates (TTL 0) and finds e2 while the e1 handle is open.
+    let err = fs.open(old.ino).await.unwrap_err();
+    assert_eq!(
+        err.errno,
+        libc::ESTALE,
+        "open of the old inode after the replacement: expected ESTALE, got {err}"
+    );
+    let new = walk(&fs, "b1/f").await.unwrap();
+    assert_ne!(
+        new.ino, old.ino,
+        "the new version must get an inode of its own while the old one is open"
+    );
+    let opened = fs.open(new.ino).await.unwrap();
+    let data = fs.read(opened.fh, 0, 10).await.unwrap();
+    assert_eq!(&data[..], &[2u8; 10][..], "bytes through the new inode");
+
+    // Once the old handle is closed, the new inode drops pages from other versions.
+    fs.release(old_fh);
+    fs.release(opened.fh);
+    store.put("b1", "f", "e3", Bytes::from(vec![3u8; 10_000]));
+    let third = fs.open(new.ino).await.unwrap();
+    assert!(
+        !third.keep_cache,
+        "a new version with no old handle open must drop the cached pages"
+    );
+}
+
+#[tokio::test]
+async fn a_listing_with_a_new_version_gives_a_new_inode_while_the_old_is_open() {
+    let store = Arc::new(MemoryStore::new());
+    store.put("b1", "d/f", "e1", Bytes::from(vec![1u8; 100]));
+    let fs = fs_with_ttl(store.clone(), Duration::ZERO);
+    let old = walk(&fs, "b1/d/f").await.unwrap();
+    let fh = fs.open(old.ino).await.unwrap().fh;
+    store.put("b1", "d/f", "e2", Bytes::from(vec![2u8; 100]));
+    let d = walk(&fs, "b1/d").await.unwrap();
+    let fresh = names(&fs, d.ino).await;
+    assert_eq!(fresh, vec!["f"], "entries of d/");
+    let new = walk(&fs, "b1/d/f").await.unwrap();
+    assert_ne!(
+        new.ino, old.ino,
+        "the listing showed a new ETag while the old version is open: new inode expected"
+    );
+    fs.release(fh);
+}
+
+#[tokio::test]
+async fn pages_of_an_object_without_an_etag_are_never_kept_across_opens() {
+    use crate::store::failing::{FailingStore, Fault};
+    let memory = Arc::new(MemoryStore::new());
+    memory.put("b1", "f", "e1", Bytes::from(vec![1u8; 100]));
+    let store = Arc::new(FailingStore::new(memory));
+    store.add(Fault::NoEtag);
+    let fs = fs_with_ttl(store, Duration::from_secs(60));
+    let f = walk(&fs, "b1/f").await.unwrap();
+    for n in 1..=2 {
+        let opened = fs.open(f.ino).await.unwrap();
+        assert!(
+            !opened.keep_cache,
+            "open {n} of an object without an ETag kept the kernel's pages"
+        );
+        fs.release(opened.fh);
+    }
 }

@@ -16,7 +16,7 @@ use md5::{Digest, Md5};
 use super::manifest::FileReport;
 use super::progress::Progress;
 use super::sources::Target;
-use super::xattr::{getxattr, setxattr};
+use super::xattr::{fgetxattr, fsetxattr};
 use crate::store::{ObjectMeta, ObjectStore};
 
 /// The ETag of the object a `.part` file holds a prefix of (best effort: not every file
@@ -170,12 +170,12 @@ fn is_same_file(path: &Path, meta: &ObjectMeta) -> anyhow::Result<bool> {
 
 fn md5_of_file(path: &Path, len: u64) -> anyhow::Result<String> {
     let mut hasher = Md5::new();
-    hash_prefix(&mut hasher, path, len)?;
+    hash_prefix(&mut hasher, &File::open(path)?, len)?;
     Ok(hex(&hasher.finalize()))
 }
 
-fn hash_prefix(hasher: &mut Md5, path: &Path, len: u64) -> anyhow::Result<()> {
-    let mut file = File::open(path)?.take(len);
+fn hash_prefix(hasher: &mut Md5, file: &File, len: u64) -> anyhow::Result<()> {
+    let mut file = file.take(len);
     let mut buf = vec![0u8; 1 << 20];
     loop {
         let n = file.read(&mut buf)?;
@@ -244,6 +244,48 @@ async fn download_one(
     }
 }
 
+/// Opens (or creates) the `.part` file for reading and writing, never through a symbolic
+/// link (a scratch folder others can write to may hold one planted at that name), and
+/// only when it is a regular file of the user's own.
+fn open_part(part: &Path) -> anyhow::Result<File> {
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let file = OpenOptions::new()
+        .create(true)
+        .read(true)
+        .write(true)
+        .truncate(false)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(part)
+        .map_err(|e| {
+            if e.raw_os_error() == Some(libc::ELOOP) {
+                anyhow!(
+                    "{} is a symbolic link; mastfs get never writes through one (remove it, or choose another DEST)",
+                    part.display()
+                )
+            } else {
+                anyhow!("cannot write {}: {e}", part.display())
+            }
+        })?;
+    let held = file.metadata()?;
+    if !held.file_type().is_file() {
+        bail!(
+            "{} is not a regular file; remove it, or choose another DEST",
+            part.display()
+        );
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if held.uid() != me {
+        bail!(
+            "{} is owned by uid {}, not by you (uid {me}); remove it, or choose another DEST",
+            part.display(),
+            held.uid()
+        );
+    }
+    Ok(file)
+}
+
 enum PartResult {
     Complete {
         fetched: u64,
@@ -263,24 +305,24 @@ async fn fetch_into_part(
     options: &Options,
     progress: &Progress,
 ) -> anyhow::Result<PartResult> {
-    let mut resume_from = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
-    let recorded_etag = getxattr(part, PART_ETAG_XATTR);
-    if resume_from > meta.size || recorded_etag.is_some_and(|e| e != meta.etag) {
-        // A prefix of another version of the object: useless.
+    let mut file = open_part(part)?;
+    let mut resume_from = file.metadata()?.len();
+    // Only a prefix of this very version is worth keeping: the ETag recorded when the
+    // `.part` was written must be there and match (an object without an ETag is never
+    // resumed).
+    let recorded_etag = fgetxattr(&file, PART_ETAG_XATTR);
+    if resume_from > meta.size
+        || meta.etag.is_empty()
+        || recorded_etag.as_deref() != Some(meta.etag.as_str())
+    {
         resume_from = 0;
     }
-    let mut file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(false)
-        .open(part)
-        .with_context(|| format!("cannot write {}", part.display()))?;
     file.set_len(resume_from)?;
-    setxattr(part, PART_ETAG_XATTR, &meta.etag);
+    fsetxattr(&file, PART_ETAG_XATTR, &meta.etag);
     let expected_md5 = etag_md5(&meta.etag);
     let mut hasher = Md5::new();
     if expected_md5.is_some() && resume_from > 0 {
-        hash_prefix(&mut hasher, part, resume_from)?;
+        hash_prefix(&mut hasher, &file, resume_from)?;
     }
     use std::io::Seek;
     file.seek(std::io::SeekFrom::Start(resume_from))?;

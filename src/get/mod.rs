@@ -18,6 +18,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::Args;
 
 use crate::config::{self, Overrides};
+use crate::namespace::names::is_valid_name;
 
 mod download;
 mod layout;
@@ -131,6 +132,48 @@ impl SourceSettings {
     }
 }
 
+/// Each target's path inside `dest`, and the targets left out because their name is not a
+/// relative path of safe components (`..`, an absolute path, an empty or overlong
+/// component): nothing is ever written outside `dest`.
+fn plan_into_dir(
+    dest: &Path,
+    targets: Vec<Target>,
+    mast_download: bool,
+) -> (Vec<(Target, PathBuf)>, Vec<Target>) {
+    // astroquery's layout (mastDownload/<obs_collection>/<obs_id>/<file>) where asked for
+    // and known; the file name alone otherwise. Either way every component must be safe.
+    let relative = |t: &Target| -> PathBuf {
+        match (&t.mast_download, mast_download) {
+            (Some(tree), true) => tree.clone(),
+            _ => t.name.clone(),
+        }
+    };
+    let (safe, unsafe_names): (Vec<Target>, Vec<Target>) = targets
+        .into_iter()
+        .partition(|t| is_safe_relative(&relative(t)));
+    for t in &unsafe_names {
+        tracing::warn!(uri = %t.uri(), name = %relative(t).display(), "skipped: the name is not a safe file name");
+    }
+    let plan = safe
+        .into_iter()
+        .map(|t| {
+            let path = dest.join(relative(&t));
+            (t, path)
+        })
+        .collect();
+    (plan, unsafe_names)
+}
+
+/// True when `path` is one or more components that are each a valid file name.
+fn is_safe_relative(path: &Path) -> bool {
+    let mut components = path.components().peekable();
+    components.peek().is_some()
+        && components.all(|c| match c {
+            std::path::Component::Normal(name) => name.to_str().is_some_and(is_valid_name),
+            _ => false,
+        })
+}
+
 pub fn run(args: &GetArgs) -> anyhow::Result<()> {
     let (sources, dest) = (&args.sources, &args.dest);
     let part_size = config::parse_size(&args.part_size)
@@ -176,16 +219,23 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
                 std::fs::create_dir_all(dest)
                     .with_context(|| format!("cannot create {}", dest.display()))?;
             }
-            targets
-                .into_iter()
-                .map(|t| {
-                    let path = match (&t.mast_download, args.layout) {
-                        (Some(tree), GetLayout::MastDownload) => dest.join(tree),
-                        _ => dest.join(&t.name),
-                    };
-                    (t, path)
-                })
-                .collect()
+            let (plan, skipped) = plan_into_dir(dest, targets, args.layout == GetLayout::MastDownload);
+            if !skipped.is_empty() {
+                eprintln!(
+                    "mastfs get: {} file(s) skipped: their names would leave {} ({})",
+                    skipped.len(),
+                    dest.display(),
+                    skipped
+                        .iter()
+                        .map(Target::uri)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+            if plan.is_empty() {
+                bail!("nothing to download: every file was skipped");
+            }
+            plan
         } else {
             targets
                 .into_iter()
@@ -212,4 +262,53 @@ pub fn run(args: &GetArgs) -> anyhow::Result<()> {
         }
         outcome
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn target(name: &str) -> Target {
+        Target {
+            bucket: "b".into(),
+            key: format!("k/{name}"),
+            name: PathBuf::from(name),
+            mast_download: None,
+        }
+    }
+
+    #[test]
+    fn names_that_would_leave_dest_are_skipped() {
+        let dest = Path::new("/tmp/dest");
+        let names = [
+            "ok.fits",
+            "obs1/ok.fits",
+            "../escape.fits",
+            "obs/../../escape.fits",
+            "/etc/passwd",
+            "./dot.fits",
+            "",
+        ];
+        let (plan, skipped) = plan_into_dir(dest, names.iter().map(|n| target(n)).collect(), false);
+        let planned: Vec<_> = plan.iter().map(|(_, p)| p.clone()).collect();
+        assert_eq!(
+            planned,
+            vec![dest.join("ok.fits"), dest.join("obs1/ok.fits")],
+            "planned paths"
+        );
+        let skipped: Vec<_> = skipped.iter().map(|t| t.name.clone()).collect();
+        assert_eq!(
+            skipped,
+            [
+                "../escape.fits",
+                "obs/../../escape.fits",
+                "/etc/passwd",
+                "./dot.fits",
+                ""
+            ]
+            .map(PathBuf::from)
+            .to_vec(),
+            "skipped names"
+        );
+    }
 }

@@ -11,7 +11,8 @@ use super::xattr::getxattr;
 use super::S3_URI_XATTR;
 use crate::config::{self, Config, ViewLayout};
 use crate::mounts::mastfs_mount_points;
-use crate::namespace::views::{disambiguate, ViewFile};
+use crate::namespace::names::is_valid_name;
+use crate::namespace::views::{safe_view_files, ViewFile};
 use crate::setup;
 
 /// One object to fetch and where it goes.
@@ -75,7 +76,7 @@ pub(crate) async fn resolve_source(source: &str, cfg: &Config) -> anyhow::Result
 /// `BUCKET/KEY` (after `s3://`) as a target named by the key's last segment.
 fn target_of_uri(rest: &str) -> Option<Target> {
     let (bucket, key) = rest.split_once('/')?;
-    let name = key.rsplit('/').next().filter(|n| !n.is_empty())?;
+    let name = key.rsplit('/').next().filter(|n| is_valid_name(n))?;
     if bucket.is_empty() {
         return None;
     }
@@ -172,7 +173,18 @@ async fn resolve_view(name: &str, cfg: &Config) -> anyhow::Result<Vec<Target>> {
             })
         })
         .collect();
-    disambiguate(&mut files);
+    let (files, left_out) = safe_view_files(name, std::mem::take(&mut files));
+    if !left_out.is_empty() {
+        eprintln!(
+            "mastfs get: {} product(s) of view '{name}' skipped: their names from MAST cannot be file names ({})",
+            left_out.len(),
+            left_out
+                .iter()
+                .map(|f| f.data_uri.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     let layout = super::layout::MastDownload::of(&resolution);
     Ok(files
         .into_iter()
@@ -201,5 +213,11 @@ mod tests {
         );
         assert!(target_of_uri("stpubdata/hst/").is_none(), "a prefix");
         assert!(target_of_uri("stpubdata").is_none(), "no key");
+        for unsafe_key in ["stpubdata/a/..", "stpubdata/..", "stpubdata/a/."] {
+            assert!(
+                target_of_uri(unsafe_key).is_none(),
+                "{unsafe_key}: a key whose last segment is not a file name was accepted"
+            );
+        }
     }
 }

@@ -6,17 +6,19 @@
 //! prefixes themselves, without asking S3. With [`PersistedMetadata`] attached, listings and
 //! names found are also kept on disk and answer a later mount's lookups within the TTL.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use parking_lot::Mutex;
 
+use super::bounded::BytesBounded;
 use super::names::{has_extension, is_valid_name};
 use super::persisted::PersistedMetadata;
 use super::Child;
 use crate::config::BucketConfig;
-use crate::store::{ListPage, ObjectStore, StoreError};
+use crate::store::{ListPage, ObjectStore, StoreError, StoreErrorKind};
 
 /// A complete listing of one directory.
 #[derive(Debug)]
@@ -44,14 +46,69 @@ pub struct BucketTrees {
     store: Arc<dyn ObjectStore>,
     scopes: HashMap<String, BucketScope>,
     order: Vec<String>,
-    listings: Mutex<HashMap<(String, String), Arc<Listing>>>,
-    missing: Mutex<HashMap<(String, String), Instant>>,
+    listings: Mutex<BytesBounded<(String, String), Arc<Listing>>>,
+    missing: Mutex<BytesBounded<(String, String), Instant>>,
     /// First pages of listings too long to keep whole, fetched by a lookup: the next
     /// `list` of that directory continues from them instead of asking for page one again.
-    head_starts: Mutex<HashMap<(String, String), (ListPage, Instant)>>,
+    head_starts: Mutex<BytesBounded<(String, String), (ListPage, Instant)>>,
     ttl: Duration,
     negative_ttl: Duration,
     persisted: Option<Arc<PersistedMetadata>>,
+    /// Keys and prefixes skipped because a component cannot be a file name (each listing
+    /// that shows them counts them again).
+    unsafe_names: AtomicU64,
+}
+
+/// What the metadata caches of one mount may hold, in bytes (estimated): a share of the
+/// 64 MiB the daemon may use beside the block cache (docs/RELIABILITY.md).
+const METADATA_BUDGET: u64 = 16 << 20;
+/// Per-entry overhead of maps, strings and `Arc`s, estimated.
+const ENTRY_OVERHEAD: u64 = 96;
+
+fn entry_bytes(bucket: &str, key: &str) -> u64 {
+    (bucket.len() + key.len()) as u64 * 2 + ENTRY_OVERHEAD
+}
+
+fn listing_bytes(dir: &str, children: &BTreeMap<String, Child>) -> u64 {
+    children
+        .iter()
+        .map(|(name, child)| {
+            let meta = match child {
+                Child::File(m) => (dir.len() + name.len() + m.etag.len()) as u64,
+                Child::Dir => 0,
+            };
+            name.len() as u64 + meta + ENTRY_OVERHEAD
+        })
+        .sum()
+}
+
+fn page_bytes(page: &ListPage) -> u64 {
+    let objects: u64 = page
+        .objects
+        .iter()
+        .map(|o| (o.key.len() + o.etag.len()) as u64 + ENTRY_OVERHEAD)
+        .sum();
+    let prefixes: u64 = page.prefixes.iter().map(|p| p.len() as u64 + 32).sum();
+    objects + prefixes
+}
+
+/// The continuation token of `page`, unless it was seen before in this listing: a server
+/// that hands out a token twice would be followed forever.
+fn next_token(
+    bucket: &str,
+    prefix: &str,
+    page: &ListPage,
+    seen: &mut HashSet<String>,
+) -> Result<Option<String>, StoreError> {
+    match &page.next_token {
+        Some(token) if !seen.insert(token.clone()) => Err(StoreError::new(
+            StoreErrorKind::Invalid,
+            bucket,
+            prefix,
+            format!("the listing repeated its continuation token '{token}'; stopped"),
+        )),
+        other => Ok(other.clone()),
+    }
 }
 
 impl BucketTrees {
@@ -87,13 +144,19 @@ impl BucketTrees {
             store,
             scopes,
             order,
-            listings: Mutex::new(HashMap::new()),
-            missing: Mutex::new(HashMap::new()),
-            head_starts: Mutex::new(HashMap::new()),
+            listings: Mutex::new(BytesBounded::new(METADATA_BUDGET * 3 / 4)),
+            missing: Mutex::new(BytesBounded::new(METADATA_BUDGET / 8)),
+            head_starts: Mutex::new(BytesBounded::new(METADATA_BUDGET / 8)),
             ttl,
             negative_ttl,
             persisted: None,
+            unsafe_names: AtomicU64::new(0),
         }
+    }
+
+    /// Keys and prefixes skipped so far because they cannot be file names.
+    pub fn unsafe_names(&self) -> u64 {
+        self.unsafe_names.load(Ordering::Relaxed)
     }
 
     /// Keeps listings and names found on disk too, and answers from there what an earlier
@@ -110,6 +173,20 @@ impl BucketTrees {
 
     pub fn has_bucket(&self, name: &str) -> bool {
         self.scopes.contains_key(name)
+    }
+
+    /// The same trees with metadata caches bounded by `budget` bytes instead.
+    #[cfg(test)]
+    pub fn with_metadata_budget(mut self, budget: u64) -> BucketTrees {
+        self.listings = Mutex::new(BytesBounded::new(budget * 3 / 4));
+        self.missing = Mutex::new(BytesBounded::new(budget / 8));
+        self.head_starts = Mutex::new(BytesBounded::new(budget / 8));
+        self
+    }
+
+    /// Bytes the metadata caches hold (listings, missing names, first pages), estimated.
+    pub fn metadata_bytes(&self) -> u64 {
+        self.listings.lock().bytes() + self.missing.lock().bytes() + self.head_starts.lock().bytes()
     }
 
     /// Forgets every cached listing and missing name (SIGHUP, refresh).
@@ -171,9 +248,10 @@ impl BucketTrees {
                         pages.push(page);
                     }
                 }
+                let mut seen = HashSet::new();
                 while token.is_some() || pages.is_empty() {
                     let page = self.store.list_page(bucket, dir, token).await?;
-                    token = page.next_token.clone();
+                    token = next_token(bucket, dir, &page, &mut seen)?;
                     pages.push(page);
                 }
                 Ok(self.remember(bucket, dir, &pages))
@@ -230,9 +308,10 @@ impl BucketTrees {
         };
         match &found {
             None => {
+                let bytes = entry_bytes(bucket, &key);
                 self.missing
                     .lock()
-                    .insert((bucket.to_string(), key), Instant::now());
+                    .insert((bucket.to_string(), key), Instant::now(), bytes);
             }
             Some(child) => {
                 if let Some(p) = &self.persisted {
@@ -252,8 +331,10 @@ impl BucketTrees {
         let as_dir = format!("{key}/");
         let mut file = None;
         let mut token = None;
+        let mut seen = HashSet::new();
         loop {
             let page = self.store.list_page(bucket, key, token).await?;
+            let next = next_token(bucket, key, &page, &mut seen)?;
             if page.prefixes.contains(&as_dir) {
                 return Ok(Some(Child::Dir));
             }
@@ -263,7 +344,7 @@ impl BucketTrees {
             let last_object = page.objects.last().map(|o| o.key.as_str());
             let last_prefix = page.prefixes.last().map(String::as_str);
             let past_folder = last_object.max(last_prefix) >= Some(as_dir.as_str());
-            token = page.next_token;
+            token = next;
             if token.is_none() || past_folder {
                 return Ok(file.map(Child::File));
             }
@@ -284,9 +365,12 @@ impl BucketTrees {
             if page.next_token.is_none() {
                 self.remember(bucket, &as_dir, std::slice::from_ref(&page));
             } else {
-                self.head_starts
-                    .lock()
-                    .insert((bucket.to_string(), as_dir), (page, Instant::now()));
+                let bytes = entry_bytes(bucket, &as_dir) + page_bytes(&page);
+                self.head_starts.lock().insert(
+                    (bucket.to_string(), as_dir),
+                    (page, Instant::now()),
+                    bytes,
+                );
             }
             return Ok(Some(Child::Dir));
         }
@@ -310,7 +394,7 @@ impl BucketTrees {
     /// as old as it was on disk).
     fn cached(&self, bucket: &str, dir: &str) -> Option<Arc<Listing>> {
         {
-            let listings = self.listings.lock();
+            let mut listings = self.listings.lock();
             if let Some(l) = listings.get(&(bucket.to_string(), dir.to_string())) {
                 if l.fetched.elapsed() < self.ttl {
                     return Some(l.clone());
@@ -318,13 +402,16 @@ impl BucketTrees {
             }
         }
         let (children, age) = self.persisted.as_ref()?.listing(bucket, dir)?;
+        let bytes = entry_bytes(bucket, dir) + listing_bytes(dir, &children);
         let listing = Arc::new(Listing {
             children,
             fetched: Instant::now().checked_sub(age).unwrap_or_else(Instant::now),
         });
-        self.listings
-            .lock()
-            .insert((bucket.to_string(), dir.to_string()), listing.clone());
+        self.listings.lock().insert(
+            (bucket.to_string(), dir.to_string()),
+            listing.clone(),
+            bytes,
+        );
         Some(listing)
     }
 
@@ -332,12 +419,16 @@ impl BucketTrees {
         let mut children = BTreeMap::new();
         for page in pages {
             for obj in &page.objects {
-                let name = &obj.key[dir.len().min(obj.key.len())..];
-                if !obj.key.starts_with(dir) || name.is_empty() {
+                let Some(name) = obj.key.strip_prefix(dir) else {
+                    tracing::warn!(bucket, key = %obj.key, dir, "listing returned a key outside the prefix asked for; skipped");
+                    continue;
+                };
+                if name.is_empty() {
                     continue; // the directory's own marker object
                 }
                 if !is_valid_name(name) {
                     tracing::debug!(bucket, key = %obj.key, "key skipped: not a valid file name");
+                    self.unsafe_names.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 children.insert(name.to_string(), Child::File(obj.clone()));
@@ -351,6 +442,7 @@ impl BucketTrees {
                     .unwrap_or("");
                 if !is_valid_name(name) {
                     tracing::debug!(bucket, prefix = %p, "prefix skipped: not a valid directory name");
+                    self.unsafe_names.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
                 // A directory and a file of the same name: the directory wins.
@@ -360,13 +452,141 @@ impl BucketTrees {
         if let Some(p) = &self.persisted {
             p.save_listing(bucket, dir, &children, SystemTime::now());
         }
+        let bytes = entry_bytes(bucket, dir) + listing_bytes(dir, &children);
         let listing = Arc::new(Listing {
             children,
             fetched: Instant::now(),
         });
-        self.listings
-            .lock()
-            .insert((bucket.to_string(), dir.to_string()), listing.clone());
+        self.listings.lock().insert(
+            (bucket.to_string(), dir.to_string()),
+            listing.clone(),
+            bytes,
+        );
         listing
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::failing::{FailingStore, Fault};
+    use crate::store::memory::MemoryStore;
+    use crate::store::ObjectMeta;
+    use bytes::Bytes;
+
+    fn trees_over(store: Arc<FailingStore>) -> BucketTrees {
+        let buckets = [BucketConfig {
+            name: "b1".into(),
+            prefix: None,
+            signed: false,
+        }];
+        let ttl = Duration::from_secs(60);
+        BucketTrees::new(store, &buckets, ttl, ttl)
+    }
+
+    fn store_with(keys: &[&str]) -> Arc<FailingStore> {
+        let memory = Arc::new(MemoryStore::new());
+        for key in keys {
+            memory.put("b1", key, "e", Bytes::from_static(b"x"));
+        }
+        Arc::new(FailingStore::new(memory))
+    }
+
+    #[tokio::test]
+    async fn a_listing_that_repeats_its_continuation_token_stops_with_an_error() {
+        let store = store_with(&["d/a", "d/b"]);
+        store.add(Fault::RepeatToken("same".into()));
+        let trees = trees_over(store.clone());
+        let listed = tokio::time::timeout(Duration::from_secs(5), trees.list("b1", "d/")).await;
+        let err = match listed {
+            Err(_) => panic!("listing with a repeating token still running after 5 s"),
+            Ok(Ok(l)) => panic!("listing with a repeating token succeeded: {l:?}"),
+            Ok(Err(e)) => e,
+        };
+        assert!(
+            err.to_string().contains("repeated"),
+            "the error should say the token repeated: {err}"
+        );
+        let probed =
+            tokio::time::timeout(Duration::from_secs(5), trees.lookup("b1", "d/", "z.fits")).await;
+        assert!(
+            matches!(probed, Ok(Err(_))),
+            "a lookup whose listing repeats its token: expected an error, got {probed:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn metadata_caches_stay_within_their_byte_budget() {
+        let keys: Vec<String> = (0..2000)
+            .flat_map(|d| (0..5).map(move |f| format!("dir{d:04}/file{f}.fits")))
+            .collect();
+        let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let store = store_with(&keys);
+        let budget = 256 << 10;
+        let trees = trees_over(store.clone()).with_metadata_budget(budget);
+        for d in 0..2000 {
+            trees
+                .list("b1", &format!("dir{d:04}/"))
+                .await
+                .expect("listing");
+            // Names that are not there: one negative entry each.
+            let _ = trees.lookup("b1", "", &format!("missing{d}")).await;
+        }
+        let held = trees.metadata_bytes();
+        assert!(
+            held <= budget,
+            "metadata caches hold {held} bytes after 2000 folders, budget {budget}"
+        );
+        let lists = store
+            .inner
+            .list_count
+            .load(std::sync::atomic::Ordering::SeqCst);
+        trees.list("b1", "dir0000/").await.expect("listing");
+        let again = store
+            .inner
+            .list_count
+            .load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(
+            again,
+            lists + 1,
+            "the least recently used listing should have been dropped and asked for again"
+        );
+        trees.list("b1", "dir1999/").await.expect("listing");
+        assert_eq!(
+            store
+                .inner
+                .list_count
+                .load(std::sync::atomic::Ordering::SeqCst),
+            again,
+            "the most recently used listing should still be cached"
+        );
+    }
+
+    #[tokio::test]
+    async fn keys_outside_the_listed_prefix_are_skipped() {
+        let store = store_with(&["ab/ok.fits"]);
+        let stray = |key: &str| ObjectMeta {
+            key: key.into(),
+            size: 1,
+            etag: "e".into(),
+            last_modified: std::time::UNIX_EPOCH,
+        };
+        // "éé": byte 3 falls inside a character; "zz/x" is outside "ab/".
+        store.add(Fault::ExtraObjects(vec![
+            stray("éé"),
+            stray("zz/x"),
+            stray("a"),
+            stray("ab/.."),
+            stray("ab/a\0b"),
+        ]));
+        let trees = trees_over(store);
+        let listing = trees.list("b1", "ab/").await.expect("listing");
+        let names: Vec<&String> = listing.children.keys().collect();
+        assert_eq!(names, vec!["ok.fits"], "entries of ab/");
+        assert_eq!(
+            trees.unsafe_names(),
+            2,
+            "keys under the prefix that cannot be file names are counted"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! in this directory" with [`Child`] entries; the filesystem core does not care which source
 //! an entry came from.
 
+mod bounded;
 pub mod buckets;
 pub mod names;
 pub mod persisted;

@@ -5,9 +5,9 @@
 //! interval, on request, on SIGHUP; a failed refresh keeps the last listing), file naming
 //! (productFilename, with a documented disambiguation), sizes from S3, and the manifest.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
@@ -20,6 +20,10 @@ use serde::{Deserialize, Serialize};
 use super::names::is_valid_name;
 use crate::config::ViewLayout;
 use crate::store::{ObjectMeta, ObjectStore, StoreErrorKind};
+
+/// The most files one view may hold: each costs a HEAD at every resolution and memory for
+/// as long as the mount lives.
+const MAX_VIEW_FILES: usize = 100_000;
 
 /// The name of the manifest file in every view directory.
 pub const MANIFEST_NAME: &str = ".manifest.csv";
@@ -82,7 +86,22 @@ pub struct ViewListing {
     pub products: usize,
     pub duplicates: usize,
     pub not_in_cloud: usize,
+    /// Products left out because a name from MAST (productFilename, obs_id) cannot be one
+    /// path component; also counted in `not_in_cloud`.
+    #[serde(default)]
+    pub unsafe_names: usize,
     pub summary: Vec<String>,
+    /// Where each name is, built at the first lookup: a lookup in a view of n files costs
+    /// O(1), not O(n) (an `ls -l` would be quadratic otherwise).
+    #[serde(skip)]
+    lookup_index: OnceLock<LookupIndex>,
+}
+
+/// (folder, file name) → file index, and the obs_id folders.
+#[derive(Clone, Debug, Default)]
+struct LookupIndex {
+    files: HashMap<(Option<String>, String), usize>,
+    folders: HashSet<String>,
 }
 
 impl ViewListing {
@@ -105,6 +124,30 @@ impl ViewListing {
             }
         }
         out
+    }
+}
+
+impl ViewListing {
+    /// What `name` is in the view directory (`folder` None) or in one obs folder of it.
+    pub fn entry(&self, folder: Option<&str>, name: &str) -> Option<ViewEntry> {
+        let index = self.lookup_index.get_or_init(|| {
+            let mut index = LookupIndex::default();
+            for (i, f) in self.files.iter().enumerate() {
+                index
+                    .files
+                    .entry((f.folder.clone(), f.name.clone()))
+                    .or_insert(i);
+                if let Some(sub) = &f.folder {
+                    index.folders.insert(sub.clone());
+                }
+            }
+            index
+        });
+        let key = (folder.map(str::to_string), name.to_string());
+        if folder.is_none() && index.folders.contains(name) {
+            return Some(ViewEntry::Folder);
+        }
+        index.files.get(&key).map(|&i| ViewEntry::File(i))
     }
 }
 
@@ -147,6 +190,8 @@ pub struct ViewStatus {
     pub last_error: Option<String>,
     /// Why a resolved view has no files (MAST's summary of the resolution).
     pub empty_reason: Option<String>,
+    /// Products left out because a name from MAST cannot be a file name.
+    pub unsafe_names: usize,
 }
 
 type Resolving = Shared<BoxFuture<'static, Result<Arc<ViewListing>, String>>>;
@@ -228,6 +273,9 @@ impl Views {
                         .and_then(|s| s.current.as_ref())
                         .filter(|c| c.files.is_empty())
                         .map(|c| empty_reason(c)),
+                    unsafe_names: s
+                        .and_then(|s| s.current.as_ref())
+                        .map_or(0, |c| c.unsafe_names),
                 }
             })
             .collect()
@@ -368,7 +416,20 @@ impl Views {
             .shared()
     }
 
+    /// One resolution, bounded as a whole by `[mast] timeout` (MAST's queries and pages,
+    /// and the HEADs of the products, together).
     async fn resolve(&self, def: &ViewDef) -> Result<Arc<ViewListing>, String> {
+        let budget = self.client.options().query_budget;
+        match tokio::time::timeout(budget, self.resolve_unbounded(def)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!(
+                "the resolution took longer than [mast] timeout ({}); stopped",
+                humantime::format_duration(budget)
+            )),
+        }
+    }
+
+    async fn resolve_unbounded(&self, def: &ViewDef) -> Result<Arc<ViewListing>, String> {
         let resolution = self
             .client
             .resolve(&def.query, &self.columns)
@@ -390,6 +451,13 @@ impl Views {
         resolution: &Resolution,
     ) -> Result<ViewListing, String> {
         let cloud: Vec<&ResolvedProduct> = resolution.cloud_products().collect();
+        if cloud.len() > MAX_VIEW_FILES {
+            return Err(format!(
+                "the query gives {} products in the cloud, more than the {MAX_VIEW_FILES} a view \
+                 may hold; narrow its criteria or its products filter",
+                cloud.len()
+            ));
+        }
         let targets: Vec<(String, String)> = cloud
             .iter()
             .filter_map(|p| p.cloud.as_ref())
@@ -412,7 +480,7 @@ impl Views {
             .buffered(16)
             .collect()
             .await;
-        let mut files = Vec::new();
+        let mut files: Vec<ViewFile> = Vec::new();
         let mut missing = 0;
         let mut unlisted: Vec<(&ResolvedProduct, &'static str)> = resolution
             .products
@@ -442,17 +510,19 @@ impl Views {
                 Err(e) => return Err(format!("cannot read the size of {}: {e}", product.data_uri)),
             }
         }
-        let skipped = files.len();
-        files.retain(|f| {
-            let ok = is_valid_name(&f.name) && f.folder.as_deref().is_none_or(is_valid_name);
-            if !ok {
-                tracing::warn!(view = %def.name, name = %f.name, "product name cannot be a file name; left out");
+        let (files, unsafe_files) = safe_view_files(&def.name, files);
+        let by_uri: HashMap<&str, &ResolvedProduct> = resolution
+            .products
+            .iter()
+            .map(|p| (p.data_uri.as_str(), p))
+            .collect();
+        for f in &unsafe_files {
+            if let Some(product) = by_uri.get(f.data_uri.as_str()) {
+                unlisted.push((product, "name not usable as a file name"));
             }
-            ok
-        });
-        let bad_names = skipped - files.len();
-        disambiguate(&mut files);
-        let not_in_cloud = resolution.not_in_cloud + missing + bad_names;
+        }
+        let unsafe_names = unsafe_files.len();
+        let not_in_cloud = resolution.not_in_cloud + missing + unsafe_names;
         if not_in_cloud > 0 {
             tracing::info!(view = %def.name, not_in_cloud, "products without a readable cloud copy were left out");
         }
@@ -465,7 +535,9 @@ impl Views {
             products: resolution.products.len(),
             duplicates: resolution.duplicates,
             not_in_cloud,
+            unsafe_names,
             summary: resolution.summary_lines(),
+            lookup_index: OnceLock::new(),
         })
     }
 
@@ -502,7 +574,11 @@ impl Views {
     fn load_persisted(&self, def: &ViewDef) -> Option<ViewListing> {
         let path = self.persist_path(def)?;
         let bytes = std::fs::read(&path).ok()?;
-        match serde_json::from_slice(&bytes) {
+        match serde_json::from_slice::<ViewListing>(&bytes) {
+            Ok(listing) if !listing.files.iter().all(has_safe_names) => {
+                tracing::warn!(view = %def.name, path = %path.display(), "ignoring a persisted view with names that cannot be file names");
+                None
+            }
             Ok(listing) => Some(listing),
             Err(e) => {
                 tracing::warn!(view = %def.name, path = %path.display(), "ignoring unreadable persisted view: {e}");
@@ -517,6 +593,35 @@ pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ *b as u64).wrapping_mul(0x100_0000_01b3)
     })
+}
+
+/// Whether every name of `f` that becomes a path component (its file name, its obs_id
+/// folder, and the obs_id that [`disambiguate`] may insert) is one safe component.
+fn has_safe_names(f: &ViewFile) -> bool {
+    is_valid_name(&f.name)
+        && is_valid_name(&f.obs_id)
+        && f.folder.as_deref().is_none_or(is_valid_name)
+}
+
+/// The files of view `view` whose names from MAST are safe path components, disambiguated,
+/// and those left out (each with a log line): a productFilename or obs_id such as
+/// `../../x`, `/etc/passwd` or `a/b` never reaches a directory of the mount or a path
+/// written by `get`.
+pub fn safe_view_files(view: &str, files: Vec<ViewFile>) -> (Vec<ViewFile>, Vec<ViewFile>) {
+    let log = |f: &ViewFile| {
+        tracing::warn!(view, name = %f.name, obs_id = %f.obs_id, data_uri = %f.data_uri,
+            "product name cannot be a file name; left out");
+    };
+    let (mut kept, mut left_out): (Vec<ViewFile>, Vec<ViewFile>) =
+        files.into_iter().partition(has_safe_names);
+    left_out.iter().for_each(log);
+    disambiguate(&mut kept);
+    // Inserting the obs_id may push a name past NAME_MAX.
+    let (kept, too_long): (Vec<ViewFile>, Vec<ViewFile>) =
+        kept.into_iter().partition(has_safe_names);
+    too_long.iter().for_each(log);
+    left_out.extend(too_long);
+    (kept, left_out)
 }
 
 /// Two products with the same file name in one folder: the first (in MAST's order) keeps
@@ -660,6 +765,101 @@ mod tests {
             obsid: "1".into(),
             obs_id: obs.into(),
         }
+    }
+
+    #[test]
+    fn names_from_mast_that_are_not_one_component_are_left_out() {
+        let mut by_obs = file("c.fits", "o4");
+        by_obs.folder = Some("../o4".into());
+        let files = vec![
+            file("a_drz.fits", "o1"),
+            // A duplicate whose obs_id would be inserted into its name.
+            file("a_drz.fits", "../../etc"),
+            file("a_drz.fits", "x/y"),
+            file("../escape.fits", "o2"),
+            file("/etc/passwd", "o3"),
+            by_obs,
+            file("b.fits", "o1"),
+            // Fine alone, but too long once the obs_id is inserted.
+            file(&format!("{}.fits", "n".repeat(240)), "o1"),
+            file(&format!("{}.fits", "n".repeat(240)), "o5-long-obs-id"),
+        ];
+        let (kept, left_out) = safe_view_files("v", files);
+        let kept: Vec<_> = kept.iter().map(|f| f.name.as_str()).collect();
+        let left_out: Vec<_> = left_out.iter().map(|f| f.obs_id.as_str()).collect();
+        let long = format!("{}.fits", "n".repeat(240));
+        assert_eq!(
+            kept,
+            vec!["a_drz.fits", "b.fits", long.as_str()],
+            "kept names"
+        );
+        assert_eq!(
+            left_out,
+            vec!["../../etc", "x/y", "o2", "o3", "o4", "o5-long-obs-id"],
+            "left out"
+        );
+    }
+
+    fn listing_of(files: Vec<ViewFile>) -> ViewListing {
+        ViewListing {
+            files,
+            manifest: String::new(),
+            manifest_ecsv: String::new(),
+            resolved_at: SystemTime::UNIX_EPOCH,
+            products: 0,
+            duplicates: 0,
+            not_in_cloud: 0,
+            unsafe_names: 0,
+            summary: Vec::new(),
+            lookup_index: OnceLock::new(),
+        }
+    }
+
+    #[test]
+    fn a_lookup_finds_what_the_listing_shows() {
+        let mut by_obs = vec![
+            file("a.fits", "o1"),
+            file("b.fits", "o1"),
+            file("a.fits", "o2"),
+        ];
+        for f in &mut by_obs {
+            f.folder = Some(f.obs_id.clone());
+        }
+        let flat = listing_of(
+            (0..5000)
+                .map(|i| file(&format!("f{i}.fits"), "o"))
+                .collect(),
+        );
+        let by_obs = listing_of(by_obs);
+        for listing in [&flat, &by_obs] {
+            let folders: std::collections::BTreeSet<Option<String>> = std::iter::once(None)
+                .chain(listing.files.iter().map(|f| f.folder.clone()))
+                .collect();
+            for folder in folders {
+                for (name, want) in listing.entries(folder.as_deref()) {
+                    assert_eq!(
+                        listing.entry(folder.as_deref(), &name),
+                        Some(want),
+                        "{folder:?}/{name}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            flat.entry(None, "f5000.fits"),
+            None,
+            "a name not in the view"
+        );
+        assert_eq!(
+            by_obs.entry(Some("o2"), "b.fits"),
+            None,
+            "a name of another folder"
+        );
+        assert_eq!(
+            by_obs.entry(None, "a.fits"),
+            None,
+            "files live in their folder"
+        );
     }
 
     #[test]

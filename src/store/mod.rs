@@ -6,6 +6,8 @@
 
 mod error;
 #[cfg(test)]
+pub mod failing;
+#[cfg(test)]
 pub mod memory;
 mod pool;
 mod s3;
