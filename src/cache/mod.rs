@@ -299,6 +299,10 @@ impl BlockCache {
     /// Starts fetching `blocks` of `obj` in the background for the handle holding `claims`,
     /// skipping cached blocks; a block already in flight gets this handle's claim too.
     pub fn prefetch(self: &Arc<Self>, obj: &ObjectRef, blocks: Range<u64>, claims: &mut Claims) {
+        if obj.etag.is_empty() {
+            // Not cached (see `finish`): blocks fetched ahead would be thrown away.
+            return;
+        }
         let last = obj.size.div_ceil(self.block_size);
         let mut inner = self.inner.lock();
         for index in blocks.start..blocks.end.min(last) {
@@ -522,7 +526,9 @@ impl BlockCache {
         }
         let Ok(data) = result else { return };
         let len = data.len() as u64;
-        if len > self.capacity {
+        // Without an ETag nothing pins the version: a block kept here could be handed out
+        // beside a block of a newer version. Such objects are read through, never cached.
+        if len > self.capacity || key.etag.is_empty() {
             return;
         }
         if let Some(old) = inner.blocks.put(key, data.clone()) {

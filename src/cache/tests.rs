@@ -669,3 +669,25 @@ async fn read_ahead_another_reader_is_heading_for_is_left_to_it() {
     }
     assert_eq!(cached_blocks(&cache, &o), vec![3, 4, 5], "cached blocks");
 }
+
+#[tokio::test]
+async fn objects_without_an_etag_are_read_through_never_cached() {
+    let store = Arc::new(MemoryStore::new());
+    let data = pattern(3 * 4096, 5);
+    store.put("b", "k", "", data.clone());
+    let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
+    let o = obj("k", "", data.len());
+    for _ in 0..2 {
+        let got = cache.read(&o, 0, 4096).await.unwrap();
+        assert!(got[..] == data[..4096], "bytes of the first block");
+    }
+    assert_eq!(
+        store.get_count.load(Ordering::SeqCst),
+        2,
+        "each read of an ETag-less object goes to the store"
+    );
+    assert_eq!(cache.resident_bytes(), 0, "nothing kept in memory");
+    let mut claims = Claims::default();
+    cache.prefetch(&o, 1..3, &mut claims);
+    assert!(claims.is_empty(), "no read-ahead for an ETag-less object");
+}
