@@ -3,13 +3,13 @@
 # Usage: scripts/system-deps.sh [--clients] [--peers]
 #   always:     fuse3 (fusermount3, /etc/fuse.conf), curl, attr (getfattr, shown by the demo)
 #   --clients:  fitsverify, saods9, xpa-tools, xvfb for the client tests
-#   --peers:    rclone, s3fs for the benchmark's peers
+#   --peers:    rclone, s3fs (the benchmark's peers) and fio (its fio workloads)
 set -euo pipefail
 want=(fuse3 curl attr)
 for arg in "$@"; do
     case "$arg" in
         --clients) want+=(fitsverify saods9 xpa-tools xvfb xauth libtk-img) ;;
-        --peers) want+=(rclone s3fs) ;;
+        --peers) want+=(rclone s3fs fio) ;;
         *) echo "usage: $0 [--clients] [--peers]" >&2; exit 2 ;;
     esac
 done

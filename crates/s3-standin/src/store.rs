@@ -261,6 +261,9 @@ pub(crate) fn list_objects(
         }
         break;
     }
+    // As S3 answers max-keys=0: an empty page is not truncated, since no continuation token
+    // could follow it (mountpoint-s3 checks that IsTruncated and the token agree).
+    let truncated = truncated && !entries.is_empty();
     ListPage { entries, truncated }
 }
 
@@ -320,6 +323,18 @@ mod tests {
             names(&page),
             ["a//x", "a/b", "a/c/d"],
             "empty delimiter = none"
+        );
+    }
+
+    #[test]
+    fn max_keys_zero_is_an_empty_page_that_is_not_truncated() {
+        let objects = store_with(&["a", "b"]);
+        let page = list_objects(&objects, &query("", Some("/"), ListStart::Beginning, 0));
+        assert!(
+            page.entries.is_empty() && !page.truncated,
+            "expected no entries and not truncated, got {:?} truncated={}",
+            names(&page),
+            page.truncated
         );
     }
 
