@@ -28,7 +28,10 @@ fn a_second_mount_reads_a_file_already_read_without_any_get() {
     let cache_dir = cache.path().join("blocks");
     let cache_arg = cache_dir.to_str().unwrap();
 
-    let first = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
+    let first = Mount::start(
+        &s3.endpoint_url(),
+        &["--cache-dir", cache_arg, "--no-passthrough"],
+    );
     let got = fs::read(first.path(&format!("stpubdata/{KEY}"))).unwrap();
     assert_same_bytes(&got, &data, "first read");
     let gets_first = s3.stats().requests.get;
@@ -41,7 +44,10 @@ fn a_second_mount_reads_a_file_already_read_without_any_get() {
     let mode = fs::metadata(&cache_dir).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700, "the disk cache folder must be owner-only");
 
-    let second = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
+    let second = Mount::start(
+        &s3.endpoint_url(),
+        &["--cache-dir", cache_arg, "--no-passthrough"],
+    );
     s3.reset_stats();
     let got = fs::read(second.path(&format!("stpubdata/{KEY}"))).unwrap();
     assert_same_bytes(&got, &data, "second mount's read");
@@ -66,13 +72,19 @@ fn a_changed_object_is_fetched_again_not_served_from_disk() {
     let (s3, _old) = server_with_object(KEY, SIZE, 42);
     let cache = tempfile::tempdir().unwrap();
     let cache_arg = cache.path().to_str().unwrap();
-    let first = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
+    let first = Mount::start(
+        &s3.endpoint_url(),
+        &["--cache-dir", cache_arg, "--no-passthrough"],
+    );
     fs::read(first.path(&format!("stpubdata/{KEY}"))).unwrap();
     first.stop_cleanly();
 
     let newer = pseudo_random(SIZE, 7);
     s3.put_object("stpubdata", KEY, newer.clone());
-    let second = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
+    let second = Mount::start(
+        &s3.endpoint_url(),
+        &["--cache-dir", cache_arg, "--no-passthrough"],
+    );
     let got = fs::read(second.path(&format!("stpubdata/{KEY}"))).unwrap();
     assert_same_bytes(&got, &newer, "read after the object changed (new ETag)");
 }
@@ -87,7 +99,10 @@ fn warm_through_a_mount_fills_its_disk_cache() {
     );
     let cache = tempfile::tempdir().unwrap();
     let cache_arg = cache.path().to_str().unwrap();
-    let m = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
+    let m = Mount::start(
+        &s3.endpoint_url(),
+        &["--cache-dir", cache_arg, "--no-passthrough"],
+    );
     let folder = m.path("stpubdata/hst/public/jbev");
     let out = run_mastfs(
         m.dir.path(),
@@ -108,7 +123,10 @@ fn warm_through_a_mount_fills_its_disk_cache() {
     );
     m.stop_cleanly();
 
-    let again = Mount::start(&s3.endpoint_url(), &["--cache-dir", cache_arg]);
+    let again = Mount::start(
+        &s3.endpoint_url(),
+        &["--cache-dir", cache_arg, "--no-passthrough"],
+    );
     s3.reset_stats();
     let got = fs::read(again.path(&format!("stpubdata/{KEY}"))).unwrap();
     assert_same_bytes(&got, &data, "read of a warmed file");
@@ -171,7 +189,7 @@ fn warm_without_a_mount_prepares_the_next_mount() {
     assert!(out.status.success(), "second warm failed");
     assert_eq!(s3.stats().requests.get, 0, "GETs of a second warm");
 
-    let m = Mount::start(&endpoint, &["--cache-dir", cache_arg]);
+    let m = Mount::start(&endpoint, &["--cache-dir", cache_arg, "--no-passthrough"]);
     s3.reset_stats();
     let got = fs::read(m.path(&format!("stpubdata/{KEY}"))).unwrap();
     assert_same_bytes(&got, &data, "read of a file warmed without a mount");

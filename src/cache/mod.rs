@@ -60,6 +60,9 @@ struct BlockKey {
 
 type Fetch = Shared<BoxFuture<'static, Result<Bytes, StoreError>>>;
 
+/// (bucket, key, ETag): one object version.
+type ObjectId = (Arc<str>, Arc<str>, Arc<str>);
+
 struct Inner {
     blocks: LruCache<BlockKey, Bytes>,
     bytes: u64,
@@ -142,6 +145,10 @@ pub struct CacheCounters {
     pub streamed_dropped: AtomicU64,
 }
 
+/// Objects whose disk writes are tracked for whole-object files before finished ones are
+/// forgotten (an object read in part keeps its entry until then).
+const MAX_OBJECTS_WRITING: usize = 4096;
+
 /// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
 /// bounds the memory the write-behind can hold once blocks leave the LRU.
 const MAX_PENDING_DISK_WRITES: u64 = 32 << 20;
@@ -157,6 +164,12 @@ pub struct BlockCache {
     pending_disk_bytes: Arc<AtomicU64>,
     /// Handles streaming through this cache: they share its read-ahead budget.
     streams: Arc<ActiveStreams>,
+    /// Build an object's whole-object file once its last block is written (see
+    /// [`BlockCache::set_whole_files`]).
+    whole_files: std::sync::atomic::AtomicBool,
+    /// Disk writes under way per object version, and whether its last block is among
+    /// those written since the count was last zero.
+    writing: Arc<Mutex<HashMap<ObjectId, (u32, bool)>>>,
     pub counters: CacheCounters,
 }
 
@@ -192,6 +205,8 @@ impl BlockCache {
             disk,
             pending_disk_bytes: Arc::new(AtomicU64::new(0)),
             streams: Arc::new(ActiveStreams::default()),
+            whole_files: std::sync::atomic::AtomicBool::new(false),
+            writing: Arc::new(Mutex::new(HashMap::new())),
             counters: CacheCounters::default(),
         })
     }
@@ -449,11 +464,12 @@ impl BlockCache {
         self.evict_to_budget(inner);
         let cache = Arc::clone(self);
         let task_key = key.clone();
+        let object_size = obj.size;
         let id = NEXT_FETCH_ID.fetch_add(1, Ordering::Relaxed);
         // In the span of the request that asked first (its FUSE request, in the log).
         let task = tokio::spawn(
             async move {
-                let result = cache.load_block(&task_key, range).await;
+                let result = cache.load_block(&task_key, range, object_size).await;
                 cache.finish(task_key, id, &result);
                 result
             }
@@ -476,7 +492,12 @@ impl BlockCache {
     }
 
     /// One block from the disk cache, else from the store (then written to disk).
-    async fn load_block(&self, key: &BlockKey, range: Range<u64>) -> Result<Bytes, StoreError> {
+    async fn load_block(
+        &self,
+        key: &BlockKey,
+        range: Range<u64>,
+        object_size: u64,
+    ) -> Result<Bytes, StoreError> {
         let Some(disk) = self.disk.clone() else {
             return self.fetch_block(key, range).await;
         };
@@ -492,12 +513,15 @@ impl BlockCache {
             return Ok(data);
         }
         let data = self.fetch_block(key, range).await?;
-        self.write_behind(key, &data).await;
+        self.write_behind(key, &data, object_size).await;
         Ok(data)
     }
 
     /// Hands a fetched block to the disk; waits for the write only when too much is pending.
-    async fn write_behind(&self, key: &BlockKey, data: &Bytes) {
+    /// With whole-object files on (passthrough), writing an object's last block also builds
+    /// its whole-object file when every block is on disk, so the next open (often in a later
+    /// mount) is served by passthrough at once instead of copying the object first.
+    async fn write_behind(&self, key: &BlockKey, data: &Bytes, object_size: u64) {
         let Some(disk) = self.disk.clone() else {
             return;
         };
@@ -505,13 +529,65 @@ impl BlockCache {
         let pending = self.pending_disk_bytes.clone();
         let before = pending.fetch_add(len, Ordering::AcqRel);
         let (owned_key, block_size, owned_data) = (key.clone(), self.block_size, data.clone());
+        let last_block = object_size.div_ceil(block_size).saturating_sub(1);
+        let whole = self.whole_files.load(Ordering::Acquire);
+        let object_id = (key.bucket.clone(), key.key.clone(), key.etag.clone());
+        if whole {
+            let mut writing = self.writing.lock();
+            let entry = writing.entry(object_id.clone()).or_insert((0, false));
+            entry.0 += 1;
+            entry.1 |= key.index == last_block;
+        }
+        let writing = Arc::clone(&self.writing);
         let write = tokio::task::spawn_blocking(move || {
             disk.store(&disk_block(&owned_key, block_size), &owned_data);
+            // The last of an object's writes under way, once its last block has been written
+            // (read-ahead may write it before blocks in the middle): build its whole-object
+            // file if every block is on disk by now. A try that finds a block missing keeps
+            // the object's entry, so the write that brings the missing block tries again.
+            let attempt = whole && {
+                let mut writing = writing.lock();
+                let (under_way, last_written) = match writing.get_mut(&object_id) {
+                    Some(entry) => {
+                        entry.0 = entry.0.saturating_sub(1);
+                        *entry
+                    }
+                    None => (1, false),
+                };
+                if under_way == 0 && !last_written {
+                    writing.remove(&object_id);
+                }
+                under_way == 0 && last_written
+            };
+            if attempt {
+                let version = disk::ObjectVersion {
+                    bucket: &owned_key.bucket,
+                    key: &owned_key.key,
+                    etag: &owned_key.etag,
+                    size: object_size,
+                };
+                let built = disk.whole_object(&version, block_size).is_some();
+                tracing::debug!(key = %owned_key.key, built, "object on disk: whole-object file");
+                let mut writing = writing.lock();
+                if built {
+                    writing.remove(&object_id);
+                }
+                // Objects read in part keep an entry; a bound keeps those few.
+                if writing.len() > MAX_OBJECTS_WRITING {
+                    writing.retain(|_, (under_way, _)| *under_way > 0);
+                }
+            }
             pending.fetch_sub(len, Ordering::AcqRel);
         });
         if before + len > MAX_PENDING_DISK_WRITES {
             let _ = write.await;
         }
+    }
+
+    /// Builds whole-object files as objects are completed on disk (on while passthrough
+    /// is: without it nobody opens them).
+    pub fn set_whole_files(&self, on: bool) {
+        self.whole_files.store(on, Ordering::Release);
     }
 
     /// Moves a finished fetch from in-flight into the LRU, evicting to stay within budget.

@@ -77,6 +77,7 @@ impl FuseAdapter {
             None => {
                 self.negotiated = true;
                 status.enable();
+                self.fs.cache().set_whole_files(true);
                 tracing::info!(
                     "passthrough on: files wholly in the disk cache are read by the kernel \
                      from local copies"
