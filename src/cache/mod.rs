@@ -50,6 +50,18 @@ pub struct ObjectRef {
     pub size: u64,
 }
 
+impl ObjectRef {
+    /// This version as the disk cache's whole-object files name it.
+    pub fn disk_version(&self) -> disk::ObjectVersion<'_> {
+        disk::ObjectVersion {
+            bucket: &self.bucket,
+            key: &self.key,
+            etag: &self.etag,
+            size: self.size,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 struct BlockKey {
     bucket: Arc<str>,
@@ -59,9 +71,6 @@ struct BlockKey {
 }
 
 type Fetch = Shared<BoxFuture<'static, Result<Bytes, StoreError>>>;
-
-/// (bucket, key, ETag): one object version.
-type ObjectId = (Arc<str>, Arc<str>, Arc<str>);
 
 struct Inner {
     blocks: LruCache<BlockKey, Bytes>,
@@ -169,7 +178,7 @@ pub struct BlockCache {
     whole_files: std::sync::atomic::AtomicBool,
     /// Disk writes under way per object version, and whether its last block is among
     /// those written since the count was last zero.
-    writing: Arc<Mutex<HashMap<ObjectId, (u32, bool)>>>,
+    writing: Arc<Mutex<HashMap<ObjectRef, (u32, bool)>>>,
     pub counters: CacheCounters,
 }
 
@@ -464,12 +473,12 @@ impl BlockCache {
         self.evict_to_budget(inner);
         let cache = Arc::clone(self);
         let task_key = key.clone();
-        let object_size = obj.size;
+        let object = obj.clone();
         let id = NEXT_FETCH_ID.fetch_add(1, Ordering::Relaxed);
         // In the span of the request that asked first (its FUSE request, in the log).
         let task = tokio::spawn(
             async move {
-                let result = cache.load_block(&task_key, range, object_size).await;
+                let result = cache.load_block(&task_key, range, &object).await;
                 cache.finish(task_key, id, &result);
                 result
             }
@@ -496,7 +505,7 @@ impl BlockCache {
         &self,
         key: &BlockKey,
         range: Range<u64>,
-        object_size: u64,
+        object: &ObjectRef,
     ) -> Result<Bytes, StoreError> {
         let Some(disk) = self.disk.clone() else {
             return self.fetch_block(key, range).await;
@@ -513,7 +522,7 @@ impl BlockCache {
             return Ok(data);
         }
         let data = self.fetch_block(key, range).await?;
-        self.write_behind(key, &data, object_size).await;
+        self.write_behind(key, &data, object).await;
         Ok(data)
     }
 
@@ -521,7 +530,7 @@ impl BlockCache {
     /// With whole-object files on (passthrough), writing an object's last block also builds
     /// its whole-object file when every block is on disk, so the next open (often in a later
     /// mount) is served by passthrough at once instead of copying the object first.
-    async fn write_behind(&self, key: &BlockKey, data: &Bytes, object_size: u64) {
+    async fn write_behind(&self, key: &BlockKey, data: &Bytes, object: &ObjectRef) {
         let Some(disk) = self.disk.clone() else {
             return;
         };
@@ -529,12 +538,12 @@ impl BlockCache {
         let pending = self.pending_disk_bytes.clone();
         let before = pending.fetch_add(len, Ordering::AcqRel);
         let (owned_key, block_size, owned_data) = (key.clone(), self.block_size, data.clone());
-        let last_block = object_size.div_ceil(block_size).saturating_sub(1);
+        let last_block = object.size.div_ceil(block_size).saturating_sub(1);
         let whole = self.whole_files.load(Ordering::Acquire);
-        let object_id = (key.bucket.clone(), key.key.clone(), key.etag.clone());
+        let object = object.clone();
         if whole {
             let mut writing = self.writing.lock();
-            let entry = writing.entry(object_id.clone()).or_insert((0, false));
+            let entry = writing.entry(object.clone()).or_insert((0, false));
             entry.0 += 1;
             entry.1 |= key.index == last_block;
         }
@@ -547,7 +556,7 @@ impl BlockCache {
             // the object's entry, so the write that brings the missing block tries again.
             let attempt = whole && {
                 let mut writing = writing.lock();
-                let (under_way, last_written) = match writing.get_mut(&object_id) {
+                let (under_way, last_written) = match writing.get_mut(&object) {
                     Some(entry) => {
                         entry.0 = entry.0.saturating_sub(1);
                         *entry
@@ -555,22 +564,18 @@ impl BlockCache {
                     None => (1, false),
                 };
                 if under_way == 0 && !last_written {
-                    writing.remove(&object_id);
+                    writing.remove(&object);
                 }
                 under_way == 0 && last_written
             };
             if attempt {
-                let version = disk::ObjectVersion {
-                    bucket: &owned_key.bucket,
-                    key: &owned_key.key,
-                    etag: &owned_key.etag,
-                    size: object_size,
-                };
-                let built = disk.whole_object(&version, block_size).is_some();
+                let built = disk
+                    .whole_object(&object.disk_version(), block_size)
+                    .is_some();
                 tracing::debug!(key = %owned_key.key, built, "object on disk: whole-object file");
                 let mut writing = writing.lock();
                 if built {
-                    writing.remove(&object_id);
+                    writing.remove(&object);
                 }
                 // Objects read in part keep an entry; a bound keeps those few.
                 if writing.len() > MAX_OBJECTS_WRITING {

@@ -665,9 +665,9 @@ impl Fs {
         let (found_disk, found_object) = (disk.clone(), object.clone());
         let found = tokio::task::spawn_blocking(move || {
             if build_now {
-                found_disk.whole_object(&disk_version(&found_object), block_size)
+                found_disk.whole_object(&found_object.disk_version(), block_size)
             } else {
-                found_disk.built_whole_object(&disk_version(&found_object))
+                found_disk.built_whole_object(&found_object.disk_version())
             }
         })
         .await
@@ -675,7 +675,7 @@ impl Fs {
         .flatten();
         if found.is_none() && !build_now {
             tokio::task::spawn_blocking(move || {
-                disk.whole_object(&disk_version(&object), block_size);
+                disk.whole_object(&object.disk_version(), block_size);
             });
         }
         found
@@ -812,16 +812,6 @@ impl Fs {
     /// answer from its own caches after [`Fs::drop_metadata`] unless told to forget.
     pub fn known_entries(&self) -> Vec<(u64, std::ffi::OsString, u64)> {
         self.inodes.lock().entries()
-    }
-}
-
-/// An object version as the disk cache's whole-object files name it.
-fn disk_version(o: &ObjectRef) -> crate::cache::disk::ObjectVersion<'_> {
-    crate::cache::disk::ObjectVersion {
-        bucket: &o.bucket,
-        key: &o.key,
-        etag: &o.etag,
-        size: o.size,
     }
 }
 
