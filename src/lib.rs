@@ -22,6 +22,7 @@ pub mod mount_options;
 pub mod mounts;
 pub mod namespace;
 pub mod notify;
+pub mod paths;
 pub mod query;
 pub mod setup;
 pub mod stats;

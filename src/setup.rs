@@ -23,16 +23,6 @@ pub fn cache_dir() -> PathBuf {
     crate::config::default_cache_root(&|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
 }
 
-/// Creates `dir` (and missing parents) readable by its owner only: what mastfs keeps there
-/// (persisted views, column configuration) is nobody else's business.
-pub fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
 pub async fn build_store(
     cfg: &Config,
 ) -> anyhow::Result<(Arc<dyn ObjectStore>, Arc<StoreCounters>)> {
@@ -73,7 +63,7 @@ pub async fn column_config(client: &MastClient, wait: Duration) -> ColumnConfig 
     let path = cache_dir().join("columnsconfig.json");
     match tokio::time::timeout(wait, client.column_config()).await {
         Ok(Ok(columns)) => {
-            let _ = create_private_dir(&cache_dir());
+            let _ = crate::paths::create_private_dir(&cache_dir());
             if let Err(e) = std::fs::write(&path, columns.to_json()) {
                 tracing::debug!("cannot persist the column configuration: {e}");
             }

@@ -126,7 +126,7 @@ impl DiskCache {
     /// bytes. Refuses a folder owned by another user, holding files that are not the
     /// cache's, or open to others while not empty (an empty one is made 0700).
     pub fn open(dir: &Path, capacity: u64) -> io::Result<DiskCache> {
-        crate::setup::create_private_dir(dir).map_err(|e| annotate(dir, "cannot create", e))?;
+        crate::paths::create_private_dir(dir).map_err(|e| annotate(dir, "cannot create", e))?;
         let meta = fs::metadata(dir).map_err(|e| annotate(dir, "cannot read", e))?;
         let me = nix::unistd::geteuid().as_raw();
         if meta.uid() != me {
@@ -304,7 +304,7 @@ impl DiskCache {
     fn write_file(&self, relative: &Path, header: &[u8], data: &[u8]) -> io::Result<()> {
         let path = self.dir.join(relative);
         if let Some(parent) = path.parent() {
-            crate::setup::create_private_dir(parent)?;
+            crate::paths::create_private_dir(parent)?;
         }
         let temp = path.with_extension(format!(
             "tmp{}.{}",

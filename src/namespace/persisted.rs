@@ -69,7 +69,7 @@ impl PersistedMetadata {
     /// Entries of `endpoint` in folder `dir` (created owner-only if missing), trusted for
     /// `ttl` after S3 sent them.
     pub fn open(dir: &Path, endpoint: &str, ttl: Duration) -> std::io::Result<PersistedMetadata> {
-        crate::setup::create_private_dir(dir)?;
+        crate::paths::create_private_dir(dir)?;
         Ok(PersistedMetadata {
             dir: dir.to_path_buf(),
             endpoint: endpoint.to_string(),

@@ -560,7 +560,7 @@ impl Views {
         };
         let write = || -> std::io::Result<()> {
             if let Some(parent) = path.parent() {
-                crate::setup::create_private_dir(parent)?;
+                crate::paths::create_private_dir(parent)?;
             }
             let tmp = path.with_extension("tmp");
             std::fs::write(&tmp, serde_json::to_vec(listing)?)?;

@@ -251,7 +251,7 @@ impl DiskCache {
     ) -> io::Result<bool> {
         let path = self.dir.join(relative);
         if let Some(parent) = path.parent() {
-            crate::setup::create_private_dir(parent)?;
+            crate::paths::create_private_dir(parent)?;
         }
         let temp = temp_name(&path);
         let mut out = private_file(&temp)?;
