@@ -275,6 +275,15 @@ impl crate::store::ObjectStore for RoundTrips {
             .await
     }
 
+    async fn list_subtree_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+    ) -> Result<crate::store::ListPage, crate::store::StoreError> {
+        self.round(self.inner.list_subtree_page(bucket, prefix))
+            .await
+    }
+
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, crate::store::StoreError> {
         self.round(self.inner.head(bucket, key)).await
     }
@@ -324,7 +333,15 @@ fn traffic(store: &MemoryStore, counted: &RoundTrips) -> (usize, u64, u64) {
 
 #[tokio::test]
 async fn path_walk_costs_one_round_trip_per_unlisted_folder() {
-    let store = Arc::new(MemoryStore::new());
+    // Pages of 4 keys and other programs' files before jbev, as in stpubdata: the subtree
+    // page of hst/ ends long before jbev/, the one of jbev/ holds all of it.
+    let mut store = MemoryStore::new();
+    store.page_size = 4;
+    let store = Arc::new(store);
+    for program in ["ia01", "ia02", "ib01", "ib02", "ic01"] {
+        let key = format!("hst/public/{program}/{program}01010/{program}01010_drz.fits");
+        store.put("b1", &key, "e", Bytes::from_static(b"1"));
+    }
     store.put(
         "b1",
         "hst/public/jbev/jbeveo010/jbeveo010_drz.fits",
@@ -340,11 +357,12 @@ async fn path_walk_costs_one_round_trip_per_unlisted_folder() {
         (Kind::File, 10),
         "the file at the end of the walk"
     );
-    // hst: LIST hst/ (its listing answers public); jbev: the same one level down
-    // (answers jbeveo010); jbeveo010_drz.fits: one LIST of that prefix. No HEAD.
+    // hst: LIST hst/ (its listing answers public) and, in the same round trip, a page of
+    // hst/'s subtree (cut short by the other programs); jbev: the same one level down, whose
+    // subtree page holds jbeveo010/ whole and so answers the last two components. No HEAD.
     assert_eq!(
         traffic(&store, &counted),
-        (3, 0, 3),
+        (2, 0, 4),
         "(round trips, HEAD, LIST) of a walk down 5 unlisted components"
     );
 }
@@ -403,8 +421,8 @@ async fn names_with_extensions_cost_one_list_and_keep_folder_semantics() {
     assert_eq!(readme.kind, Kind::File, "a file without an extension");
     assert_eq!(
         traffic(&store, &counted),
-        (2, 1, 1),
-        "README: an empty LIST of README/, then a HEAD: two round trips"
+        (2, 1, 2),
+        "README: empty LISTs of README/ (its level and its subtree), then a HEAD: two round trips"
     );
 
     // A missing name without an extension: an empty LIST of nope/, then a HEAD.

@@ -124,6 +124,10 @@ impl ObjectStore for RoutedStore {
             .await
     }
 
+    async fn list_subtree_page(&self, bucket: &str, prefix: &str) -> Result<ListPage, StoreError> {
+        self.of(bucket).list_subtree_page(bucket, prefix).await
+    }
+
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
         self.of(bucket).head(bucket, key).await
     }

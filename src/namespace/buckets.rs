@@ -6,7 +6,7 @@
 //! prefixes themselves, without asking S3. With [`PersistedMetadata`] attached, listings and
 //! names found are also kept on disk and answer a later mount's lookups within the TTL.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -18,7 +18,7 @@ use super::names::{has_extension, is_valid_name};
 use super::persisted::PersistedMetadata;
 use super::Child;
 use crate::config::BucketConfig;
-use crate::store::{ListPage, ObjectStore, StoreError, StoreErrorKind};
+use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreErrorKind};
 
 /// A complete listing of one directory.
 #[derive(Debug)]
@@ -360,7 +360,18 @@ impl BucketTrees {
         key: &str,
     ) -> Result<Option<Child>, StoreError> {
         let as_dir = format!("{key}/");
-        let page = self.store.list_page(bucket, &as_dir, None).await?;
+        // The folder's own level and, in the same round trip, a page of its whole subtree:
+        // the walk down the rest of the path is then answered from memory.
+        let (page, subtree) = tokio::join!(
+            self.store.list_page(bucket, &as_dir, None),
+            self.store.list_subtree_page(bucket, &as_dir)
+        );
+        let page = page?;
+        match subtree {
+            Ok(subtree) => self.learn_subtree(bucket, &as_dir, &subtree),
+            // Only a head start: the walk then lists each level as it comes.
+            Err(e) => tracing::debug!(bucket, prefix = %as_dir, error = %e, "subtree LIST failed"),
+        }
         if !page.objects.is_empty() || !page.prefixes.is_empty() {
             if page.next_token.is_none() {
                 self.remember(bucket, &as_dir, std::slice::from_ref(&page));
@@ -379,6 +390,55 @@ impl BucketTrees {
             Err(e) if e.kind == crate::store::StoreErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Keeps the listings of the folders below `top` that a subtree page (keys in order,
+    /// no delimiter) shows completely: all of them when the page is the last, otherwise
+    /// those whose keys all sort before the page's last key (the keys under a prefix are
+    /// contiguous in key order, so only the folders holding the last key may go on beyond
+    /// the page). `top`'s own listing comes from its delimiter LIST.
+    fn learn_subtree(&self, bucket: &str, top: &str, page: &ListPage) {
+        let last = page.objects.last().map(|o| o.key.as_str()).unwrap_or("");
+        let complete = |folder: &str| page.next_token.is_none() || !last.starts_with(folder);
+        let mut folders: BTreeMap<String, (Vec<ObjectMeta>, BTreeSet<String>)> = BTreeMap::new();
+        for obj in &page.objects {
+            let Some(rel) = obj.key.strip_prefix(top) else {
+                continue;
+            };
+            let mut parent = top.len();
+            for (slash, _) in rel.match_indices('/') {
+                let folder = &obj.key[..top.len() + slash + 1];
+                if parent > top.len() {
+                    let entry = folders.entry(obj.key[..parent].to_string()).or_default();
+                    entry.1.insert(folder.to_string());
+                }
+                parent = folder.len();
+            }
+            if parent > top.len() {
+                let entry = folders.entry(obj.key[..parent].to_string()).or_default();
+                entry.0.push(obj.clone());
+            }
+        }
+        let mut learned = 0;
+        for (folder, (objects, prefixes)) in folders {
+            if !complete(&folder) || self.cached(bucket, &folder).is_some() {
+                continue;
+            }
+            let listing = ListPage {
+                objects,
+                prefixes: prefixes.into_iter().collect(),
+                next_token: None,
+            };
+            self.remember(bucket, &folder, std::slice::from_ref(&listing));
+            learned += 1;
+        }
+        tracing::debug!(
+            bucket,
+            prefix = top,
+            keys = page.objects.len(),
+            learned,
+            "subtree page"
+        );
     }
 
     /// Fresh metadata of one key (to revalidate an open after the TTL).
@@ -490,6 +550,89 @@ mod tests {
             memory.put("b1", key, "e", Bytes::from_static(b"x"));
         }
         Arc::new(FailingStore::new(memory))
+    }
+
+    /// A tree over a memory store with `keys` and list pages of `page_size`; the store is
+    /// returned to count its requests.
+    fn tree_with_pages(keys: &[&str], page_size: usize) -> (BucketTrees, Arc<MemoryStore>) {
+        let memory = Arc::new(MemoryStore {
+            page_size,
+            ..MemoryStore::new()
+        });
+        for key in keys {
+            memory.put("b1", key, "e", Bytes::from_static(b"x"));
+        }
+        let trees = trees_over(Arc::new(FailingStore::new(memory.clone())));
+        (trees, memory)
+    }
+
+    fn lists(memory: &MemoryStore) -> u64 {
+        memory.list_count.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_folder_lookup_learns_the_folders_below_it_from_one_subtree_page() {
+        let keys = [
+            "hst/public/jbev/jbeveo010/jbeveo010_drz.fits",
+            "hst/public/jbev/jbeveo010/jbeveo010_drc.fits",
+            "hst/public/jbev/jbevet010/jbevet010_drz.fits",
+            "hst/public/jbev/readme",
+        ];
+        let (trees, memory) = tree_with_pages(&keys, 1000);
+        let found = trees.lookup("b1", "hst/public/", "jbev").await;
+        assert!(matches!(found, Ok(Some(Child::Dir))), "jbev: got {found:?}");
+        assert_eq!(lists(&memory), 2, "the folder's LIST and its subtree LIST");
+        let visit = trees.lookup("b1", "hst/public/jbev/", "jbeveo010").await;
+        assert!(
+            matches!(visit, Ok(Some(Child::Dir))),
+            "jbeveo010: got {visit:?}"
+        );
+        let file = trees
+            .lookup("b1", "hst/public/jbev/jbeveo010/", "jbeveo010_drz.fits")
+            .await;
+        match file {
+            Ok(Some(Child::File(meta))) => {
+                assert_eq!(meta.key, keys[0], "the file's key");
+                assert_eq!(meta.size, 1, "the file's size");
+            }
+            other => panic!("jbeveo010_drz.fits: expected a file, got {other:?}"),
+        }
+        let listing = trees.list("b1", "hst/public/jbev/jbeveo010/").await;
+        let names: Vec<String> = match listing {
+            Ok(l) => l.children.keys().cloned().collect(),
+            Err(e) => panic!("listing of the visit failed: {e}"),
+        };
+        assert_eq!(
+            names,
+            ["jbeveo010_drc.fits", "jbeveo010_drz.fits"],
+            "the visit's files"
+        );
+        assert_eq!(
+            lists(&memory),
+            2,
+            "the walk below jbev and the visit's listing came from the subtree page"
+        );
+        assert_eq!(memory.head_count.load(Ordering::SeqCst), 0, "HEAD requests");
+    }
+
+    #[tokio::test]
+    async fn a_truncated_subtree_page_keeps_only_the_folders_it_shows_whole() {
+        // A page of 3 keys ends inside b/: a/ is whole, b/ may go on.
+        let keys = ["t/a/1", "t/a/2", "t/b/1", "t/b/2", "t/c/1"];
+        let (trees, memory) = tree_with_pages(&keys, 3);
+        let found = trees.lookup("b1", "", "t").await;
+        assert!(matches!(found, Ok(Some(Child::Dir))), "t: got {found:?}");
+        let before = lists(&memory);
+        let a = trees.list("b1", "t/a/").await.map(|l| l.children.len());
+        assert_eq!(a.ok(), Some(2), "t/a/ from the subtree page");
+        assert_eq!(lists(&memory), before, "t/a/ needed no request");
+        let b = trees.list("b1", "t/b/").await.map(|l| l.children.len());
+        assert_eq!(b.ok(), Some(2), "t/b/ listed by its own request");
+        assert_eq!(
+            lists(&memory),
+            before + 1,
+            "t/b/ (cut by the page) was listed"
+        );
     }
 
     #[tokio::test]

@@ -117,6 +117,18 @@ impl ObjectStore for FailingStore {
         Ok(page)
     }
 
+    async fn list_subtree_page(&self, bucket: &str, prefix: &str) -> Result<ListPage, StoreError> {
+        self.error_for(Op::List, bucket, prefix)?;
+        tokio::task::yield_now().await;
+        let mut page = self.inner.list_subtree_page(bucket, prefix).await?;
+        page.objects = page
+            .objects
+            .into_iter()
+            .map(|m| self.strip_etag(m))
+            .collect();
+        Ok(page)
+    }
+
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
         self.error_for(Op::Head, bucket, key)?;
         Ok(self.strip_etag(self.inner.head(bucket, key).await?))

@@ -86,6 +86,22 @@ impl ObjectStore for MemoryStore {
         Ok(page)
     }
 
+    async fn list_subtree_page(&self, bucket: &str, prefix: &str) -> Result<ListPage, StoreError> {
+        self.list_count.fetch_add(1, Ordering::SeqCst);
+        let objects = self.objects.lock();
+        let mut page = ListPage::default();
+        let mut under = objects
+            .iter()
+            .filter(|((b, key), _)| b == bucket && key.starts_with(prefix));
+        for ((_, key), (etag, data)) in under.by_ref().take(self.page_size.max(1)) {
+            page.objects.push(meta(key, etag, data));
+        }
+        if under.next().is_some() {
+            page.next_token = page.objects.last().map(|o| o.key.clone());
+        }
+        Ok(page)
+    }
+
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
         self.head_count.fetch_add(1, Ordering::SeqCst);
         let objects = self.objects.lock();

@@ -52,6 +52,11 @@ pub trait ObjectStore: Send + Sync + 'static {
         continuation: Option<String>,
     ) -> Result<ListPage, StoreError>;
 
+    /// The first ListObjectsV2 page of `bucket` under `prefix` without a delimiter: up to
+    /// a page of the keys of the whole subtree, in key order (`next_token` set when there
+    /// are more). One request that may answer several folder levels at once.
+    async fn list_subtree_page(&self, bucket: &str, prefix: &str) -> Result<ListPage, StoreError>;
+
     /// HEAD of one key.
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError>;
 

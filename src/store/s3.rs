@@ -356,13 +356,15 @@ fn system_time(dt: Option<&aws_sdk_s3::primitives::DateTime>) -> SystemTime {
         .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
-#[async_trait]
-impl ObjectStore for S3Store {
-    async fn list_page(
+impl S3Store {
+    /// One ListObjectsV2 page: with `delimited`, the delimiter `/` (one folder level);
+    /// without, every key under `prefix` in key order.
+    async fn list_request(
         &self,
         bucket: &str,
         prefix: &str,
         continuation: Option<String>,
+        delimited: bool,
     ) -> Result<ListPage, StoreError> {
         let (client, signed) = self.client(bucket);
         self.with_retries(bucket, prefix, || {
@@ -373,7 +375,7 @@ impl ObjectStore for S3Store {
                     .list_objects_v2()
                     .bucket(bucket)
                     .prefix(prefix)
-                    .delimiter("/")
+                    .set_delimiter(delimited.then(|| "/".to_string()))
                     .encoding_type(aws_sdk_s3::types::EncodingType::Url)
                     .set_continuation_token(continuation)
                     .send()
@@ -431,6 +433,22 @@ impl ObjectStore for S3Store {
             }
         })
         .await
+    }
+}
+
+#[async_trait]
+impl ObjectStore for S3Store {
+    async fn list_page(
+        &self,
+        bucket: &str,
+        prefix: &str,
+        continuation: Option<String>,
+    ) -> Result<ListPage, StoreError> {
+        self.list_request(bucket, prefix, continuation, true).await
+    }
+
+    async fn list_subtree_page(&self, bucket: &str, prefix: &str) -> Result<ListPage, StoreError> {
+        self.list_request(bucket, prefix, None, false).await
     }
 
     async fn head(&self, bucket: &str, key: &str) -> Result<ObjectMeta, StoreError> {
