@@ -27,6 +27,7 @@ use crate::config::VIEWS_DIR;
 use crate::namespace::buckets::BucketTrees;
 use crate::namespace::views::{ViewEntry, ViewListing, Views, MANIFEST_ECSV_NAME, MANIFEST_NAME};
 use crate::namespace::Child;
+use crate::stats::{self, CoreState, Snapshot};
 use crate::store::{ObjectMeta, StoreCounters};
 
 /// The hidden folder at the root with the mount's own status files.
@@ -221,12 +222,23 @@ impl Fs {
         self.buckets.unsafe_names()
     }
 
-    pub fn store_counters(&self) -> &StoreCounters {
-        &self.store_counters
-    }
-
-    pub fn mounted_at(&self) -> SystemTime {
-        self.mounted_at
+    /// The mount's statistics now (`stats.json`, `mastfs stats`, the metrics endpoint).
+    pub fn stats(&self) -> Snapshot {
+        let passthrough = stats::Passthrough {
+            enabled: self.passthrough.enabled(),
+            off_reason: self.passthrough.reason(),
+            opens: self.passthrough.opens.load(Ordering::Relaxed),
+            declined: self.passthrough.declined.load(Ordering::Relaxed),
+        };
+        let state = CoreState {
+            mounted_at: self.mounted_at,
+            open_files: self.open_files(),
+            inodes: self.inode_count(),
+            unsafe_key_names: self.unsafe_key_names(),
+            passthrough,
+            views: self.views().map(|v| v.status()).unwrap_or_default(),
+        };
+        Snapshot::collect(&self.store_counters, &self.cache, state)
     }
 
     /// Whether any inode of this mount can carry extended attributes: only view files do,
@@ -590,7 +602,7 @@ impl Fs {
             NodeKind::Virtual { data, .. } => return Ok(self.open_memory(data, false)),
             NodeKind::StatsFile => {
                 let mut text =
-                    serde_json::to_vec_pretty(&crate::stats::snapshot(self)).unwrap_or_default();
+                    serde_json::to_vec_pretty(&self.stats().to_json()).unwrap_or_default();
                 text.push(b'\n');
                 return Ok(self.open_memory(Bytes::from(text), true));
             }
