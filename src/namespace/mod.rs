@@ -4,9 +4,12 @@
 
 mod bounded;
 pub mod buckets;
+mod error;
 pub mod names;
 pub mod persisted;
 pub mod views;
+
+pub use error::NamespaceError;
 
 use crate::store::ObjectMeta;
 
