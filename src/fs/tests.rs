@@ -29,7 +29,12 @@ fn fs_over(store: Arc<MemoryStore>, buckets: &[(&str, Option<&str>)]) -> Fs {
         Duration::from_secs(60),
     ));
     let cache = BlockCache::new(store, 4096, 1 << 20);
-    Fs::new(FsOptions::default(), trees, None, cache, Default::default())
+    Fs::new(
+        FsOptions::default(),
+        Namespace::new(trees, None),
+        cache,
+        Default::default(),
+    )
 }
 
 async fn names(fs: &Fs, ino: u64) -> Vec<String> {
@@ -309,7 +314,12 @@ fn fs_over_round_trips(store: Arc<MemoryStore>) -> (Fs, Arc<RoundTrips>) {
     let counted = Arc::new(RoundTrips::new(store));
     let trees = bucket_b1(counted.clone());
     let cache = BlockCache::new(counted.clone(), 4096, 1 << 20);
-    let fs = Fs::new(FsOptions::default(), trees, None, cache, Default::default());
+    let fs = Fs::new(
+        FsOptions::default(),
+        Namespace::new(trees, None),
+        cache,
+        Default::default(),
+    );
     (fs, counted)
 }
 
@@ -642,10 +652,10 @@ fn forgetting_a_replaced_inode_keeps_the_name_of_its_successor() {
         checked: Instant::now(),
         origin: None,
     };
-    let dir = NodeKind::Dir {
+    let dir = NodeKind::Dir(Dir::Bucket {
         bucket: "b".into(),
         prefix: "x/".into(),
-    };
+    });
     let old = table.looked_up(ROOT_INO, OsStr::new("x"), file);
     let new = table.looked_up(ROOT_INO, OsStr::new("x"), dir.clone());
     assert_ne!(old, new, "file turned folder: a new number");
@@ -667,7 +677,7 @@ fn fs_with_disk_opts(store: Arc<MemoryStore>, dir: &std::path::Path, opts: FsOpt
     let trees = bucket_b1(store.clone());
     let disk = Arc::new(crate::cache::DiskCache::open(dir, 1 << 20).unwrap());
     let cache = BlockCache::with_disk(store, 4096, 1 << 20, Some(disk));
-    Fs::new(opts, trees, None, cache, Default::default())
+    Fs::new(opts, Namespace::new(trees, None), cache, Default::default())
 }
 
 fn fs_with_ttl(store: Arc<dyn crate::store::ObjectStore>, ttl: Duration) -> Fs {
@@ -686,7 +696,7 @@ fn fs_with_ttl(store: Arc<dyn crate::store::ObjectStore>, ttl: Duration) -> Fs {
         metadata_ttl: ttl,
         ..FsOptions::default()
     };
-    Fs::new(opts, trees, None, cache, Default::default())
+    Fs::new(opts, Namespace::new(trees, None), cache, Default::default())
 }
 
 #[tokio::test]
