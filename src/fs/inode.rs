@@ -1,4 +1,4 @@
-//! The inode table: stable numbers for (parent, name) pairs and what each inode is.
+//! The inode table: stable numbers for (parent, name) pairs and the [`NodeKind`] of each.
 //!
 //! An inode keeps its number for as long as the kernel may hold it, so a path looked up twice
 //! gets the same number (the kernel and tools like `find` rely on it). The table follows the

@@ -2,7 +2,7 @@
 //!
 //! Pure logic over the namespace and the block cache: no FUSE types here, so it is tested
 //! without a mount. What a name is and what a directory holds is asked of
-//! [`Namespace`], whichever source answers; attributes come from [`attr::attr_of`]. Every
+//! [`Namespace`], whichever source answers; attributes come from `attr.rs`. Every
 //! method is async and may wait on the network; the FUSE adapter runs each call as its own
 //! task.
 
