@@ -37,7 +37,7 @@ pub enum Request {
     /// Forget cached blocks and metadata: the next reads and listings go to S3 (for cold
     /// benchmarks and tests; the kernel's page cache is dropped separately).
     DropCaches,
-    /// The statistics of `crate::stats::snapshot`.
+    /// The statistics of [`crate::stats::Snapshot`].
     Stats,
     /// The S3 settings the mount reads with ([`MountS3Settings`]), for `mastfs get`.
     S3Settings,
@@ -260,7 +260,7 @@ async fn handle(fs: &Fs, s3: &MountS3Settings, request: Request) -> Response {
         Request::Stats => Response {
             ok: true,
             message: String::new(),
-            detail: crate::stats::snapshot(fs),
+            detail: fs.stats().to_json(),
         },
         Request::Status => Response {
             ok: true,

@@ -4,8 +4,9 @@
 //! Any local user can connect, so connections are capped and timed out (see
 //! [`MAX_CONNECTIONS`]): an idle flood costs the daemon a few descriptors at most.
 //!
-//! The numbers are the ones `mastfs stats` shows: the text is made from the same JSON
-//! snapshot ([`crate::stats::snapshot`]), so the two can never disagree.
+//! The numbers are the ones `mastfs stats` shows: the text is made from the same typed
+//! snapshot ([`crate::stats::Snapshot`]), read by field, so the two can never disagree and a
+//! renamed statistic fails the build instead of dropping a metric.
 
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -18,10 +19,10 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use serde_json::Value;
 use tokio::sync::Semaphore;
 
 use crate::fs::Fs;
+use crate::stats::{Snapshot, ViewStats};
 
 /// Binds `addr` now (so a taken port fails the mount with a clear message) and serves
 /// `/metrics` on the current runtime until the process ends. Returns the bound address.
@@ -100,7 +101,7 @@ fn respond<B>(req: &Request<B>, fs: &Fs) -> Response<Full<Bytes>> {
         (&hyper::Method::GET | &hyper::Method::HEAD, "/metrics") => reply(
             StatusCode::OK,
             "text/plain; version=0.0.4; charset=utf-8",
-            prometheus_text(&crate::stats::snapshot(fs)),
+            prometheus_text(&fs.stats()),
         ),
         (_, "/metrics") => reply(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -124,217 +125,221 @@ struct Family<'a> {
 }
 
 /// The Prometheus text of a stats snapshot.
-pub fn prometheus_text(s: &Value) -> String {
-    let num = |v: &Value| v.as_f64();
-    let one = |name: &str, kind, help, v: &Value| Family {
+pub fn prometheus_text(s: &Snapshot) -> String {
+    let one = |name: &str, kind, help, v: f64| Family {
         name: name.to_string(),
         kind,
         help,
-        samples: num(v).map(|x| (String::new(), x)).into_iter().collect(),
+        samples: vec![(String::new(), v)],
     };
-    let requests = &s["requests"];
-    let cache = &s["cache"];
-    let disk = &s["disk_cache"];
+    let (requests, cache) = (&s.requests, &s.cache);
     let mut families = vec![
         Family {
             name: "mastfs_s3_requests_total".into(),
             kind: "counter",
             help: "S3 requests sent, by kind.",
-            samples: ["list", "head", "get"]
-                .iter()
-                .filter_map(|k| Some((format!("kind=\"{k}\""), num(&requests[*k])?)))
-                .collect(),
+            samples: [
+                ("list", requests.list),
+                ("head", requests.head),
+                ("get", requests.get),
+            ]
+            .iter()
+            .map(|(k, v)| (format!("kind=\"{k}\""), *v as f64))
+            .collect(),
         },
         one(
             "mastfs_s3_retries_total",
             "counter",
             "S3 requests retried after a transient failure.",
-            &requests["retries"],
+            requests.retries as f64,
         ),
         one(
             "mastfs_s3_requests_in_flight",
             "gauge",
             "S3 requests under way.",
-            &requests["in_flight"],
+            requests.in_flight as f64,
         ),
         one(
             "mastfs_fetched_bytes_total",
             "counter",
             "Bytes received from S3 object bodies.",
-            &s["bytes_fetched"],
+            s.bytes_fetched as f64,
         ),
         one(
             "mastfs_served_bytes_total",
             "counter",
             "Bytes handed to readers.",
-            &s["bytes_served"],
+            s.bytes_served as f64,
         ),
         one(
             "mastfs_cache_hits_total",
             "counter",
             "Block reads answered from memory.",
-            &cache["hits"],
+            cache.hits as f64,
         ),
         one(
             "mastfs_cache_misses_total",
             "counter",
             "Block reads that started a fetch.",
-            &cache["misses"],
+            cache.misses as f64,
         ),
         one(
             "mastfs_cache_joined_total",
             "counter",
             "Block reads that waited for a fetch already under way.",
-            &cache["joined_in_flight"],
+            cache.joined_in_flight as f64,
         ),
         one(
             "mastfs_cache_evictions_total",
             "counter",
             "Blocks evicted from memory to stay within the budget.",
-            &cache["evictions"],
+            cache.evictions as f64,
         ),
         one(
             "mastfs_cache_prefetched_blocks_total",
             "counter",
             "Blocks fetched ahead of sequential readers.",
-            &cache["prefetched_blocks"],
+            cache.prefetched_blocks as f64,
         ),
         one(
             "mastfs_cache_prefetch_cancelled_total",
             "counter",
             "Read-ahead fetches stopped because the files that asked for them were closed.",
-            &cache["prefetch_cancelled"],
+            cache.prefetch_cancelled as f64,
         ),
         one(
             "mastfs_cache_streamed_dropped_total",
             "counter",
             "Blocks dropped from memory because a sequential reader had read past them.",
-            &cache["streamed_dropped"],
+            cache.streamed_dropped as f64,
         ),
         one(
             "mastfs_cache_format_hint_fetches_total",
             "counter",
             "Header and index ranges of FITS and ASDF files fetched on open.",
-            &cache["format_hint_fetches"],
+            cache.format_hint_fetches as f64,
         ),
         one(
             "mastfs_cache_format_hint_hits_total",
             "counter",
             "Reads answered from those ranges.",
-            &cache["format_hint_hits"],
+            cache.format_hint_hits as f64,
         ),
         one(
             "mastfs_cache_resident_bytes",
             "gauge",
             "Bytes of blocks held in memory.",
-            &cache["resident_bytes"],
+            cache.resident_bytes as f64,
         ),
         one(
             "mastfs_cache_capacity_bytes",
             "gauge",
             "Memory budget for blocks.",
-            &cache["capacity_bytes"],
+            cache.capacity_bytes as f64,
         ),
-        one(
+    ];
+    if let Some(rss) = s.memory.rss_bytes {
+        families.push(one(
             "mastfs_resident_memory_bytes",
             "gauge",
             "Resident memory of the daemon.",
-            &s["memory"]["rss_bytes"],
-        ),
+            rss as f64,
+        ));
+    }
+    families.extend([
         one(
             "mastfs_inodes",
             "gauge",
             "Names the daemon holds for the kernel (root included).",
-            &s["inodes"],
+            s.inodes as f64,
         ),
         one(
             "mastfs_open_files",
             "gauge",
             "Files open through the mount.",
-            &s["open_files"],
+            s.open_files as f64,
         ),
         one(
             "mastfs_passthrough_opens_total",
             "counter",
             "Opens served by FUSE passthrough: the kernel reads a local copy.",
-            &s["passthrough"]["opens"],
+            s.passthrough.opens as f64,
         ),
-    ];
-    if disk["enabled"] == Value::Bool(true) {
-        for (name, key, kind, help) in [
-            ("hits_total", "hits", "counter", "Blocks read from disk."),
-            ("misses_total", "misses", "counter", "Blocks not on disk."),
-            ("writes_total", "writes", "counter", "Blocks written."),
+    ]);
+    if let Some(disk) = &s.disk_cache {
+        for (name, value, kind, help) in [
+            ("hits_total", disk.hits, "counter", "Blocks read from disk."),
+            (
+                "misses_total",
+                disk.misses,
+                "counter",
+                "Blocks not on disk.",
+            ),
+            ("writes_total", disk.writes, "counter", "Blocks written."),
             (
                 "evictions_total",
-                "evictions",
+                disk.evictions,
                 "counter",
                 "Block files evicted.",
             ),
             (
                 "rejected_total",
-                "rejected",
+                disk.rejected,
                 "counter",
                 "Block files that failed their check.",
             ),
-            ("errors_total", "errors", "counter", "Disk I/O errors."),
-            ("used_bytes", "used_bytes", "gauge", "Bytes on disk."),
-            ("capacity_bytes", "capacity_bytes", "gauge", "Disk bound."),
+            ("errors_total", disk.errors, "counter", "Disk I/O errors."),
+            ("used_bytes", disk.used_bytes, "gauge", "Bytes on disk."),
+            (
+                "capacity_bytes",
+                disk.capacity_bytes,
+                "gauge",
+                "Disk bound.",
+            ),
             (
                 "whole_files_built_total",
-                "whole_files_built",
+                disk.whole_files_built,
                 "counter",
                 "Whole-object files built from blocks, for passthrough.",
             ),
         ] {
-            families.push(Family {
-                name: format!("mastfs_disk_cache_{name}"),
+            families.push(one(
+                &format!("mastfs_disk_cache_{name}"),
                 kind,
                 help,
-                samples: num(&disk[key])
-                    .map(|x| (String::new(), x))
-                    .into_iter()
-                    .collect(),
-            });
+                value as f64,
+            ));
         }
     }
-    let views = s["views"].as_array().cloned().unwrap_or_default();
-    let view_label = |v: &Value| {
-        format!(
-            "view=\"{}\"",
-            escape_label(v["name"].as_str().unwrap_or(""))
-        )
-    };
+    let view_label = |v: &ViewStats| format!("view=\"{}\"", escape_label(&v.name));
     families.push(Family {
         name: "mastfs_view_entries".into(),
         kind: "gauge",
         help: "Files in each view's last listing.",
-        samples: views
+        samples: s
+            .views
             .iter()
-            .filter_map(|v| Some((view_label(v), num(&v["entries"])?)))
+            .map(|v| (view_label(v), v.entries as f64))
             .collect(),
     });
     families.push(Family {
         name: "mastfs_view_resolved_timestamp_seconds".into(),
         kind: "gauge",
         help: "When each view was last resolved (Unix time).",
-        samples: views
+        samples: s
+            .views
             .iter()
-            .filter_map(|v| Some((view_label(v), num(&v["resolved_at"])?)))
+            .filter_map(|v| Some((view_label(v), v.resolved_at? as f64)))
             .collect(),
     });
     families.push(Family {
         name: "mastfs_view_failing".into(),
         kind: "gauge",
         help: "1 when a view's last resolution failed.",
-        samples: views
+        samples: s
+            .views
             .iter()
-            .map(|v| {
-                (
-                    view_label(v),
-                    f64::from(u8::from(!v["last_error"].is_null())),
-                )
-            })
+            .map(|v| (view_label(v), f64::from(u8::from(v.last_error.is_some()))))
             .collect(),
     });
     let mut out = String::new();
@@ -362,27 +367,61 @@ fn escape_label(v: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::stats::{CacheStats, DiskCacheStats, Memory, Passthrough, Requests};
 
     #[test]
     fn text_format_has_help_type_and_labelled_samples() {
-        let snapshot = json!({
-            "requests": {"list": 2, "head": 1, "get": 7, "retries": 0, "in_flight": 0},
-            "bytes_fetched": 7340032, "bytes_served": 5000000,
-            "cache": {"hits": 3, "misses": 7, "joined_in_flight": 1, "evictions": 0,
-                      "prefetched_blocks": 4, "resident_bytes": 7340032,
-                      "capacity_bytes": 536870912},
-            "disk_cache": {"enabled": true, "hits": 5, "misses": 2, "writes": 2, "evictions": 0,
-                           "rejected": 0, "errors": 0, "used_bytes": 2097300,
-                           "capacity_bytes": 1073741824},
-            "memory": {"rss_bytes": 1000},
-            "open_files": 1,
-            "passthrough": {"enabled": true, "opens": 3},
-            "views": [{"name": "hst-\"x\"", "entries": 4, "resolved_at": 1700000000,
-                       "last_error": null},
-                      {"name": "bad", "entries": null, "resolved_at": null,
-                       "last_error": "MAST down"}],
-        });
+        let snapshot = Snapshot {
+            requests: Requests {
+                list: 2,
+                head: 1,
+                get: 7,
+                ..Requests::default()
+            },
+            bytes_fetched: 7340032,
+            bytes_served: 5000000,
+            cache: CacheStats {
+                hits: 3,
+                misses: 7,
+                joined_in_flight: 1,
+                prefetched_blocks: 4,
+                resident_bytes: 7340032,
+                capacity_bytes: 536870912,
+                ..CacheStats::default()
+            },
+            disk_cache: Some(DiskCacheStats {
+                hits: 5,
+                misses: 2,
+                writes: 2,
+                used_bytes: 2097300,
+                capacity_bytes: 1073741824,
+                ..DiskCacheStats::default()
+            }),
+            memory: Memory {
+                rss_bytes: Some(1000),
+                peak_rss_bytes: None,
+            },
+            open_files: 1,
+            passthrough: Passthrough {
+                enabled: true,
+                opens: 3,
+                ..Passthrough::default()
+            },
+            views: vec![
+                ViewStats {
+                    name: "hst-\"x\"".into(),
+                    entries: 4,
+                    resolved_at: Some(1700000000),
+                    ..ViewStats::default()
+                },
+                ViewStats {
+                    name: "bad".into(),
+                    last_error: Some("MAST down".into()),
+                    ..ViewStats::default()
+                },
+            ],
+            ..Snapshot::default()
+        };
         let text = prometheus_text(&snapshot);
         for want in [
             "# TYPE mastfs_s3_requests_total counter",
@@ -390,6 +429,7 @@ mod tests {
             "mastfs_s3_requests_total{kind=\"list\"} 2",
             "mastfs_fetched_bytes_total 7340032",
             "mastfs_cache_capacity_bytes 536870912",
+            "mastfs_resident_memory_bytes 1000",
             "mastfs_disk_cache_hits_total 5",
             "mastfs_passthrough_opens_total 3",
             "# TYPE mastfs_disk_cache_used_bytes gauge",
@@ -400,14 +440,18 @@ mod tests {
             assert!(text.contains(want), "missing line {want:?} in:\n{text}");
         }
         assert!(
-            !text.contains("mastfs_view_entries{view=\"bad\"}"),
-            "a view never resolved has no entry count:\n{text}"
+            !text.contains("mastfs_view_resolved_timestamp_seconds{view=\"bad\"}"),
+            "a view never resolved has no resolution time:\n{text}"
         );
     }
 
     #[test]
     fn no_disk_section_without_a_disk_cache() {
-        let text = prometheus_text(&json!({"disk_cache": {"enabled": false}, "views": []}));
+        let text = prometheus_text(&Snapshot::default());
         assert!(!text.contains("mastfs_disk_cache"), "got:\n{text}");
+        assert!(
+            !text.contains("mastfs_resident_memory_bytes"),
+            "no memory line when /proc cannot be read:\n{text}"
+        );
     }
 }

@@ -16,6 +16,7 @@ use crate::fs::{Fs, FsOptions};
 use crate::namespace::buckets::BucketTrees;
 use crate::namespace::persisted::PersistedMetadata;
 use crate::namespace::views::{ViewDef, Views};
+use crate::namespace::Namespace;
 use crate::store::{ObjectStore, S3Store, S3StoreOptions, StoreCounters};
 
 /// Where mastfs keeps what should survive a restart: see [`config::default_cache_root`].
@@ -193,7 +194,12 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
         ..FsOptions::default()
     };
     Ok(Layers {
-        fs: Arc::new(Fs::new(fs_opts, trees, views, cache, counters.clone())),
+        fs: Arc::new(Fs::new(
+            fs_opts,
+            Namespace::new(trees, views),
+            cache,
+            counters.clone(),
+        )),
         counters,
     })
 }

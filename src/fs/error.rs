@@ -1,5 +1,6 @@
 //! Filesystem errors: an errno for the kernel and a message for the log.
 
+use crate::namespace::NamespaceError;
 use crate::store::StoreError;
 
 /// A failed filesystem operation.
@@ -30,6 +31,12 @@ impl FsError {
     /// ESTALE, exhausted retries EIO.
     pub fn from_store(e: &StoreError) -> FsError {
         FsError::new(e.errno(), e.to_string())
+    }
+}
+
+impl From<NamespaceError> for FsError {
+    fn from(e: NamespaceError) -> FsError {
+        FsError::new(e.errno, e.message)
     }
 }
 

@@ -1,4 +1,4 @@
-//! The inode table: stable numbers for (parent, name) pairs and what each inode is.
+//! The inode table: stable numbers for (parent, name) pairs and the [`NodeKind`] of each.
 //!
 //! An inode keeps its number for as long as the kernel may hold it, so a path looked up twice
 //! gets the same number (the kernel and tools like `find` rely on it). The table follows the
@@ -11,68 +11,10 @@
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
-use bytes::Bytes;
-
-use crate::store::ObjectMeta;
-
-use super::ROOT_INO;
-
-/// What an inode stands for.
-#[derive(Clone, Debug)]
-pub enum NodeKind {
-    Root,
-    /// A directory of a bucket tree: all keys under `prefix` ("" for the bucket's top).
-    Dir {
-        bucket: Arc<str>,
-        prefix: String,
-    },
-    /// One object, with the metadata last seen and when it was last checked.
-    File {
-        bucket: Arc<str>,
-        key: Arc<str>,
-        meta: ObjectMeta,
-        checked: Instant,
-        /// Where a view's file came from (its extended attributes).
-        origin: Option<Arc<Origin>>,
-    },
-    /// `MOUNTPOINT/views`.
-    ViewsRoot,
-    /// A view's directory, or one obs_id folder of it (`by-obs` layout).
-    View {
-        view: Arc<str>,
-        folder: Option<String>,
-    },
-    /// A file made in memory (a view's manifest).
-    Virtual {
-        data: Bytes,
-        mtime: SystemTime,
-    },
-    /// `MOUNTPOINT/.mastfs`: the mount's own status files.
-    StatusDir,
-    /// `MOUNTPOINT/.mastfs/stats.json`: made anew at every open.
-    StatsFile,
-}
-
-/// The MAST identity of a view file, shown as `user.mast.*` extended attributes.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Origin {
-    pub data_uri: String,
-    pub s3_uri: String,
-    pub obsid: String,
-}
-
-impl Origin {
-    pub fn xattrs(&self) -> [(&'static str, &str); 3] {
-        [
-            ("user.mast.data_uri", &self.data_uri),
-            ("user.mast.obsid", &self.obsid),
-            ("user.mast.s3_uri", &self.s3_uri),
-        ]
-    }
-}
+use super::attr::ROOT_INO;
+use crate::namespace::{Dir, NodeKind};
 
 #[derive(Debug)]
 pub struct Node {
@@ -135,7 +77,7 @@ impl InodeTable {
                 name: OsString::new(),
                 lookups: 0,
                 pins: 0,
-                kind: NodeKind::Root,
+                kind: NodeKind::Dir(Dir::Root),
                 last_open_etag: None,
                 last_listing: None,
                 open_etags: HashMap::new(),
@@ -163,7 +105,7 @@ impl InodeTable {
         let key = (parent, name.to_os_string());
         if let Some(&ino) = self.by_name.get(&key) {
             if let Some(node) = self.nodes.get_mut(&ino) {
-                let same_type = std::mem::discriminant(&node.kind) == std::mem::discriminant(&kind);
+                let same_type = node.kind.same_sort(&kind);
                 // A new version of a file that is open at another version gets a new number:
                 // the kernel's page cache belongs to the inode, and the open handles could
                 // refill it with the old bytes.
@@ -400,10 +342,10 @@ mod model_tests {
     }
 
     fn dir(name: &str) -> NodeKind {
-        NodeKind::Dir {
+        NodeKind::Dir(Dir::Bucket {
             bucket: "b".into(),
             prefix: format!("{name}/"),
-        }
+        })
     }
 
     proptest! {

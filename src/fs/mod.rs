@@ -1,38 +1,38 @@
-//! The filesystem core: inodes, attributes, directory snapshots, open handles and errnos.
+//! The filesystem core: inodes, directory snapshots, open handles and errnos.
 //!
-//! Pure logic over the namespace sources and the block cache: no FUSE types here, so it is
-//! tested without a mount. Every method is async and may wait on the network; the FUSE
-//! adapter runs each call as its own task.
+//! Pure logic over the namespace and the block cache: no FUSE types here, so it is tested
+//! without a mount. What a name is and what a directory holds is asked of
+//! [`Namespace`], whichever source answers; attributes come from `attr.rs`. Every
+//! method is async and may wait on the network; the FUSE adapter runs each call as its own
+//! task.
 
+mod attr;
 mod error;
 mod inode;
+mod options;
 mod passthrough;
 
 use std::collections::HashMap;
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsStr;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+pub use attr::{Attr, DirEntry, Kind, ROOT_INO};
 pub use error::FsError;
-use inode::{InodeTable, NodeKind, Origin, PageCache};
+use inode::{InodeTable, PageCache};
+pub use options::FsOptions;
 pub use passthrough::PassthroughStatus;
 
 use crate::cache::{BlockCache, Claims, ObjectRef, ReadAhead};
-use crate::config::VIEWS_DIR;
-use crate::namespace::buckets::BucketTrees;
-use crate::namespace::views::{ViewEntry, ViewListing, Views, MANIFEST_ECSV_NAME, MANIFEST_NAME};
-use crate::namespace::Child;
+use crate::namespace::views::Views;
+use crate::namespace::{Dir, Namespace, NodeKind, StatusFile};
+use crate::stats::{self, CoreState, Snapshot};
 use crate::store::{ObjectMeta, StoreCounters};
-
-/// The hidden folder at the root with the mount's own status files.
-pub const STATUS_DIR: &str = ".mastfs";
-/// The statistics file in [`STATUS_DIR`].
-pub const STATS_FILE: &str = "stats.json";
 
 /// What an open answers: the handle and how the kernel may cache the file.
 #[derive(Debug)]
@@ -59,72 +59,6 @@ pub struct OpenedDir {
     /// The kernel may keep the entries it cached at an earlier open: this open shows the
     /// very same listing (not refetched since, not dropped by SIGHUP).
     pub keep_cache: bool,
-}
-
-/// The root directory's inode number, as FUSE expects.
-pub const ROOT_INO: u64 = 1;
-
-/// Whether an inode is a directory or a regular file.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    Dir,
-    File,
-}
-
-/// Attributes of one inode, in the terms the kernel needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Attr {
-    pub ino: u64,
-    pub kind: Kind,
-    pub size: u64,
-    pub mtime: SystemTime,
-    pub perm: u16,
-    pub nlink: u32,
-    pub uid: u32,
-    pub gid: u32,
-    /// The block size reported in `st_blksize`; readers size their reads from it.
-    pub blksize: u32,
-}
-
-/// One entry of a directory snapshot.
-#[derive(Clone, Debug)]
-pub struct DirEntry {
-    pub name: OsString,
-    pub attr: Attr,
-}
-
-/// Ownership, modes and cache lifetimes of the mount.
-#[derive(Clone, Debug)]
-pub struct FsOptions {
-    pub uid: u32,
-    pub gid: u32,
-    pub file_mode: u16,
-    pub dir_mode: u16,
-    pub metadata_ttl: Duration,
-    pub max_readahead: u64,
-    pub blksize: u32,
-    /// Serve objects wholly in the disk cache by FUSE passthrough where the kernel allows.
-    pub passthrough: bool,
-    /// Largest object whose whole-object file (for passthrough) an open builds and waits
-    /// for; larger ones are built in the background for the next open.
-    pub build_at_open_max: u64,
-}
-
-impl Default for FsOptions {
-    fn default() -> Self {
-        FsOptions {
-            uid: 0,
-            gid: 0,
-            file_mode: 0o444,
-            dir_mode: 0o555,
-            metadata_ttl: Duration::from_secs(3600),
-            max_readahead: 64 << 20,
-            blksize: 64 << 10,
-            passthrough: true,
-            // About a quarter second of local copying, once per object version.
-            build_at_open_max: 256 << 20,
-        }
-    }
 }
 
 /// What keeps a newly placed inode in the table: the kernel's reference from a LOOKUP
@@ -159,8 +93,7 @@ enum OpenFile {
 pub struct Fs {
     opts: FsOptions,
     inodes: Mutex<InodeTable>,
-    buckets: Arc<BucketTrees>,
-    views: Option<Arc<Views>>,
+    namespace: Namespace,
     cache: Arc<BlockCache>,
     store_counters: Arc<StoreCounters>,
     files: Mutex<HashMap<u64, Arc<OpenFile>>>,
@@ -173,27 +106,18 @@ pub struct Fs {
 impl Fs {
     pub fn new(
         opts: FsOptions,
-        buckets: Arc<BucketTrees>,
-        views: Option<Arc<Views>>,
+        namespace: Namespace,
         cache: Arc<BlockCache>,
         store_counters: Arc<StoreCounters>,
     ) -> Fs {
         let mut table = InodeTable::new();
-        for name in buckets.bucket_names() {
-            table.child(
-                ROOT_INO,
-                OsStr::new(name),
-                NodeKind::Dir {
-                    bucket: name.as_str().into(),
-                    prefix: String::new(),
-                },
-            );
+        for (name, kind) in namespace.bucket_roots() {
+            table.child(ROOT_INO, OsStr::new(&name), kind);
         }
         Fs {
             opts,
             inodes: Mutex::new(table),
-            buckets,
-            views,
+            namespace,
             cache,
             store_counters,
             files: Mutex::new(HashMap::new()),
@@ -213,54 +137,36 @@ impl Fs {
     }
 
     pub fn views(&self) -> Option<&Arc<Views>> {
-        self.views.as_ref()
+        self.namespace.views()
     }
 
-    /// Keys and prefixes of the mounted buckets skipped because they cannot be file names.
-    pub fn unsafe_key_names(&self) -> u64 {
-        self.buckets.unsafe_names()
-    }
-
-    pub fn store_counters(&self) -> &StoreCounters {
-        &self.store_counters
-    }
-
-    pub fn mounted_at(&self) -> SystemTime {
-        self.mounted_at
+    /// The mount's statistics now (`stats.json`, `mastfs stats`, the metrics endpoint).
+    pub fn stats(&self) -> Snapshot {
+        let passthrough = stats::Passthrough {
+            enabled: self.passthrough.enabled(),
+            off_reason: self.passthrough.reason(),
+            opens: self.passthrough.opens.load(Ordering::Relaxed),
+            declined: self.passthrough.declined.load(Ordering::Relaxed),
+        };
+        let state = CoreState {
+            mounted_at: self.mounted_at,
+            open_files: self.open_files(),
+            inodes: self.inode_count(),
+            unsafe_key_names: self.namespace.unsafe_key_names(),
+            passthrough,
+            views: self.views().map(|v| v.status()).unwrap_or_default(),
+        };
+        Snapshot::collect(&self.store_counters, &self.cache, state)
     }
 
     /// Whether any inode of this mount can carry extended attributes: only view files do,
     /// so a mount without views has none at all.
     pub fn has_xattrs(&self) -> bool {
-        self.views.is_some()
+        self.namespace.has_xattrs()
     }
 
     fn attr_of(&self, ino: u64, kind: &NodeKind) -> Attr {
-        let (kind, size, mtime) = match kind {
-            NodeKind::Root
-            | NodeKind::Dir { .. }
-            | NodeKind::ViewsRoot
-            | NodeKind::View { .. }
-            | NodeKind::StatusDir => (Kind::Dir, 0, self.mounted_at),
-            NodeKind::File { meta, .. } => (Kind::File, meta.size, meta.last_modified),
-            NodeKind::StatsFile => (Kind::File, 0, SystemTime::now()),
-            NodeKind::Virtual { data, mtime } => (Kind::File, data.len() as u64, *mtime),
-        };
-        let (perm, nlink) = match kind {
-            Kind::Dir => (self.opts.dir_mode, 2),
-            Kind::File => (self.opts.file_mode, 1),
-        };
-        Attr {
-            ino,
-            kind,
-            size,
-            mtime,
-            perm,
-            nlink,
-            uid: self.opts.uid,
-            gid: self.opts.gid,
-            blksize: self.opts.blksize,
-        }
+        attr::attr_of(&self.opts, self.mounted_at, ino, kind)
     }
 
     fn node(&self, ino: u64) -> Result<NodeKind, FsError> {
@@ -271,42 +177,7 @@ impl Fs {
             .ok_or_else(|| FsError::new(libc::ENOENT, format!("inode {ino} is not known")))
     }
 
-    /// Registers `name` under `parent` as `child`, held by `hold`, and returns its attributes.
-    fn adopt(
-        &self,
-        parent: u64,
-        parent_kind: &NodeKind,
-        name: &str,
-        child: Child,
-        hold: Hold,
-    ) -> Attr {
-        let kind = match (parent_kind, child) {
-            (NodeKind::Dir { bucket, prefix }, Child::Dir) => NodeKind::Dir {
-                bucket: bucket.clone(),
-                prefix: format!("{prefix}{name}/"),
-            },
-            (NodeKind::Dir { bucket, .. }, Child::File(meta)) => NodeKind::File {
-                bucket: bucket.clone(),
-                key: meta.key.as_str().into(),
-                meta,
-                checked: Instant::now(),
-                origin: None,
-            },
-            (_, Child::Dir) => NodeKind::Dir {
-                bucket: name.into(),
-                prefix: String::new(),
-            },
-            (_, Child::File(meta)) => NodeKind::File {
-                bucket: "".into(),
-                key: meta.key.as_str().into(),
-                meta,
-                checked: Instant::now(),
-                origin: None,
-            },
-        };
-        self.place(parent, name, kind, hold)
-    }
-
+    /// Registers `name` under `parent` as `kind`, held by `hold`, and returns its attributes.
     fn place(&self, parent: u64, name: &str, kind: NodeKind, hold: Hold) -> Attr {
         let name = OsStr::new(name);
         let mut table = self.inodes.lock();
@@ -318,125 +189,16 @@ impl Fs {
         self.attr_of(ino, &kind)
     }
 
-    /// The current listing of view `view`.
-    async fn view_listing(&self, view: &str) -> Result<Arc<ViewListing>, FsError> {
-        let views = self
-            .views
-            .as_ref()
-            .ok_or_else(|| FsError::quiet(libc::ENOENT))?;
-        views
-            .listing(view)
-            .await
-            .map_err(|e| FsError::new(e.errno, e.message))
-    }
-
-    /// The entries of a view directory (or obs folder), as inode kinds, manifest included.
-    async fn view_children(
-        &self,
-        view: &Arc<str>,
-        folder: &Option<String>,
-    ) -> Result<Vec<(String, NodeKind)>, FsError> {
-        let listing = self.view_listing(view).await?;
-        let mut out = Vec::new();
-        if folder.is_none() {
-            out.push((MANIFEST_NAME.to_string(), manifest_node(&listing)));
-            if !listing.manifest_ecsv.is_empty() {
-                out.push((
-                    MANIFEST_ECSV_NAME.to_string(),
-                    NodeKind::Virtual {
-                        data: Bytes::from(listing.manifest_ecsv.clone().into_bytes()),
-                        mtime: listing.resolved_at,
-                    },
-                ));
-            }
-        }
-        for (name, entry) in listing.entries(folder.as_deref()) {
-            let kind = view_node(view, &listing, &name, entry);
-            out.push((name, kind));
-        }
-        Ok(out)
-    }
-
-    /// The root's entries: the buckets, then `views` when views are configured.
-    fn root_children(&self) -> Vec<(String, NodeKind)> {
-        let mut out: Vec<(String, NodeKind)> = self
-            .buckets
-            .bucket_names()
-            .iter()
-            .map(|name| {
-                (
-                    name.clone(),
-                    NodeKind::Dir {
-                        bucket: name.as_str().into(),
-                        prefix: String::new(),
-                    },
-                )
-            })
-            .collect();
-        if self.views.is_some() {
-            out.push((VIEWS_DIR.to_string(), NodeKind::ViewsRoot));
-        }
-        out.push((STATUS_DIR.to_string(), NodeKind::StatusDir));
-        out
-    }
-
     pub async fn lookup(&self, parent: u64, name: &OsStr) -> Result<Attr, FsError> {
         let parent_kind = self.node(parent)?;
         let Some(name) = name.to_str() else {
             return Err(FsError::new(libc::ENOENT, "name is not UTF-8"));
         };
-        match &parent_kind {
-            NodeKind::Root => match self.root_children().into_iter().find(|(n, _)| n == name) {
-                Some((_, kind)) => Ok(self.place(parent, name, kind, Hold::Lookup)),
-                None => Err(FsError::new(
-                    libc::ENOENT,
-                    format!("no bucket '{name}' is mounted"),
-                )),
-            },
-            NodeKind::Dir { bucket, prefix } => {
-                match self.buckets.lookup(bucket, prefix, name).await {
-                    Ok(Some(child)) => {
-                        Ok(self.adopt(parent, &parent_kind, name, child, Hold::Lookup))
-                    }
-                    Ok(None) => Err(FsError::quiet(libc::ENOENT)),
-                    Err(e) => Err(FsError::from_store(&e)),
-                }
-            }
-            NodeKind::ViewsRoot => {
-                let known = self.views.as_ref().is_some_and(|v| v.contains(name));
-                if known {
-                    let kind = NodeKind::View {
-                        view: name.into(),
-                        folder: None,
-                    };
-                    Ok(self.place(parent, name, kind, Hold::Lookup))
-                } else {
-                    Err(FsError::new(
-                        libc::ENOENT,
-                        format!("no view named '{name}' is configured"),
-                    ))
-                }
-            }
-            NodeKind::View { view, folder } => {
-                let listing = self.view_listing(view).await?;
-                let kind = if folder.is_none() && name == MANIFEST_NAME {
-                    manifest_node(&listing)
-                } else {
-                    match listing.entry(folder.as_deref(), name) {
-                        Some(entry) => view_node(view, &listing, name, entry),
-                        None => return Err(FsError::quiet(libc::ENOENT)),
-                    }
-                };
-                Ok(self.place(parent, name, kind, Hold::Lookup))
-            }
-            NodeKind::StatusDir if name == STATS_FILE => {
-                Ok(self.place(parent, name, NodeKind::StatsFile, Hold::Lookup))
-            }
-            NodeKind::StatusDir => Err(FsError::quiet(libc::ENOENT)),
-            NodeKind::File { .. } | NodeKind::Virtual { .. } | NodeKind::StatsFile => {
-                Err(FsError::new(libc::ENOTDIR, "not a directory"))
-            }
-        }
+        let NodeKind::Dir(dir) = &parent_kind else {
+            return Err(FsError::new(libc::ENOTDIR, "not a directory"));
+        };
+        let kind = self.namespace.lookup(dir, name).await?;
+        Ok(self.place(parent, name, kind, Hold::Lookup))
     }
 
     pub async fn getattr(&self, ino: u64) -> Result<Attr, FsError> {
@@ -460,49 +222,17 @@ impl Fs {
             },
             DirEntry {
                 name: "..".into(),
-                attr: self.attr_of(parent, &NodeKind::Root),
+                attr: self.attr_of(parent, &NodeKind::Dir(Dir::Root)),
             },
         ];
-        let mut listing_kept = None;
-        let children = match &kind {
-            NodeKind::Root => self.root_children(),
-            NodeKind::ViewsRoot => self
-                .views
-                .iter()
-                .flat_map(|v| v.names())
-                .map(|name| {
-                    (
-                        name.to_string(),
-                        NodeKind::View {
-                            view: name.into(),
-                            folder: None,
-                        },
-                    )
-                })
-                .collect(),
-            NodeKind::View { view, folder } => self.view_children(view, folder).await?,
-            NodeKind::Dir { bucket, prefix } => {
-                let listing = self
-                    .buckets
-                    .list(bucket, prefix)
-                    .await
-                    .map_err(|e| FsError::from_store(&e))?;
-                listing_kept = Some(self.inodes.lock().note_listing(ino, listing.fetched));
-                for (name, child) in &listing.children {
-                    let attr = self.adopt(ino, &kind, name, child.clone(), Hold::Snapshot);
-                    entries.push(DirEntry {
-                        name: name.into(),
-                        attr,
-                    });
-                }
-                Vec::new()
-            }
-            NodeKind::StatusDir => vec![(STATS_FILE.to_string(), NodeKind::StatsFile)],
-            NodeKind::File { .. } | NodeKind::Virtual { .. } | NodeKind::StatsFile => {
-                return Err(FsError::new(libc::ENOTDIR, "not a directory"))
-            }
+        let NodeKind::Dir(dir) = &kind else {
+            return Err(FsError::new(libc::ENOTDIR, "not a directory"));
         };
-        for (name, child) in children {
+        let listing = self.namespace.list(dir).await?;
+        let listing_kept = listing
+            .fetched
+            .map(|fetched| self.inodes.lock().note_listing(ino, fetched));
+        for (name, child) in listing.entries {
             let attr = self.place(ino, &name, child, Hold::Snapshot);
             entries.push(DirEntry {
                 name: name.into(),
@@ -588,20 +318,11 @@ impl Fs {
                 ..
             } => (bucket, key, meta, checked),
             NodeKind::Virtual { data, .. } => return Ok(self.open_memory(data, false)),
-            NodeKind::StatsFile => {
-                let mut text =
-                    serde_json::to_vec_pretty(&crate::stats::snapshot(self)).unwrap_or_default();
-                text.push(b'\n');
-                return Ok(self.open_memory(Bytes::from(text), true));
-            }
+            NodeKind::Status(file) => return Ok(self.open_status(file)),
             _ => return Err(FsError::new(libc::EISDIR, "is a directory")),
         };
         if checked.elapsed() >= self.opts.metadata_ttl {
-            meta = self
-                .buckets
-                .head(&bucket, &key)
-                .await
-                .map_err(|e| FsError::from_store(&e))?;
+            meta = self.namespace.head(&bucket, &key).await?;
             self.update_meta(ino, meta.clone());
         }
         let page_cache = self.inodes.lock().note_open(ino, &meta.etag);
@@ -679,6 +400,19 @@ impl Fs {
             });
         }
         found
+    }
+
+    /// A status file, made now from the mount's state; its size is only known once made.
+    fn open_status(&self, file: StatusFile) -> Opened {
+        let text = match file {
+            StatusFile::Stats => {
+                let mut text =
+                    serde_json::to_vec_pretty(&self.stats().to_json()).unwrap_or_default();
+                text.push(b'\n');
+                text
+            }
+        };
+        self.open_memory(Bytes::from(text), true)
     }
 
     fn open_memory(&self, data: Bytes, direct_io: bool) -> Opened {
@@ -805,49 +539,13 @@ impl Fs {
 
     /// Drops cached listings and attributes (SIGHUP): later lookups ask S3 again.
     pub fn drop_metadata(&self) {
-        self.buckets.drop_metadata();
+        self.namespace.drop_metadata();
     }
 
     /// The names handed to the kernel so far, (parent, name, inode): what it may still
     /// answer from its own caches after [`Fs::drop_metadata`] unless told to forget.
     pub fn known_entries(&self) -> Vec<(u64, std::ffi::OsString, u64)> {
         self.inodes.lock().entries()
-    }
-}
-
-/// The manifest file of a view.
-fn manifest_node(listing: &ViewListing) -> NodeKind {
-    NodeKind::Virtual {
-        data: Bytes::from(listing.manifest.clone().into_bytes()),
-        mtime: listing.resolved_at,
-    }
-}
-
-/// The inode kind of one entry of a view's listing.
-fn view_node(view: &Arc<str>, listing: &ViewListing, name: &str, entry: ViewEntry) -> NodeKind {
-    match entry {
-        ViewEntry::Folder => NodeKind::View {
-            view: view.clone(),
-            folder: Some(name.to_string()),
-        },
-        ViewEntry::File(i) => {
-            let f = &listing.files[i];
-            // The listing's metadata is as old as its resolution (views refresh daily): an
-            // open past the metadata TTL checks the object again, as for bucket files.
-            let age = listing.resolved_at.elapsed().unwrap_or_default();
-            let checked = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
-            NodeKind::File {
-                bucket: f.bucket.as_str().into(),
-                key: f.key.as_str().into(),
-                meta: f.meta(),
-                checked,
-                origin: Some(Arc::new(Origin {
-                    data_uri: f.data_uri.clone(),
-                    s3_uri: f.s3_uri(),
-                    obsid: f.obsid.clone(),
-                })),
-            }
-        }
     }
 }
 

@@ -14,9 +14,9 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::Mutex;
 
 use super::bounded::BytesBounded;
+use super::child::Child;
 use super::names::{has_extension, is_valid_name};
 use super::persisted::PersistedMetadata;
-use super::Child;
 use crate::config::BucketConfig;
 use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreErrorKind};
 

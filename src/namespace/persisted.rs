@@ -19,7 +19,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use md5::{Digest, Md5};
 use serde::{Deserialize, Serialize};
 
-use super::Child;
+use super::child::Child;
 use crate::store::ObjectMeta;
 
 /// The on-disk metadata of one mount's S3 endpoint.
