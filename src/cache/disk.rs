@@ -33,7 +33,8 @@ use md5::{Digest, Md5};
 use parking_lot::Mutex;
 
 mod whole;
-pub use whole::{ObjectVersion, OBJECTS_DIR};
+pub use super::key::ObjectVersion;
+pub use whole::OBJECTS_DIR;
 /// The subfolder of the cache folder that holds persisted listings (`--persist-metadata`
 /// with the disk cache on): not blocks, and not foreign either.
 pub const METADATA_DIR: &str = "metadata";
@@ -41,8 +42,7 @@ pub const METADATA_DIR: &str = "metadata";
 /// Temporary files older than this are leftovers of a crash and are removed at start.
 const STALE_TEMP_AGE: Duration = Duration::from_secs(3600);
 
-#[path = "block_file.rs"]
-pub mod block_file;
+pub use super::block_file;
 
 pub use block_file::DiskBlock;
 use block_file::MAGIC;

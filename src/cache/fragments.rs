@@ -16,7 +16,8 @@ use tracing::Instrument;
 use bytes::{Bytes, BytesMut};
 use lru::LruCache;
 
-use super::{block_key, disk_block, hints, shared_fetch, BlockCache, BlockKey, Fetch, ObjectRef};
+use super::key::{block_key, BlockKey, ObjectRef};
+use super::{hints, shared_fetch, BlockCache, Fetch};
 use crate::store::StoreError;
 
 /// Fragments kept at most (each at most a few hundred KiB: a few MiB in all).
@@ -102,7 +103,7 @@ impl BlockCache {
             }
         }
         if let Some(disk) = &self.disk {
-            if disk.has(&disk_block(&block_key(obj, 0), self.block_size)) {
+            if disk.has(&block_key(obj, 0).on_disk(self.block_size)) {
                 return;
             }
         }

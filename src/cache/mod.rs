@@ -18,9 +18,12 @@
 //! and every fetched block is written to disk behind the reader's back (write-behind, so a
 //! read never waits for the disk unless too many writes are pending).
 
+pub mod block_file;
+mod counters;
 pub mod disk;
 mod fragments;
 pub mod hints;
+mod key;
 mod readahead;
 
 use std::collections::HashMap;
@@ -34,41 +37,15 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use lru::LruCache;
 use parking_lot::Mutex;
 
+pub use counters::CacheCounters;
 pub use disk::{DiskBlock, DiskCache};
+pub use key::{ObjectRef, ObjectVersion};
 pub use readahead::{ActiveStreams, ReadAhead};
 
 use fragments::Fragments;
+use key::{block_key, BlockKey};
 
 use crate::store::{ObjectStore, StoreError, StoreErrorKind};
-
-/// One version of one object: what a reader pins when it opens a file.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ObjectRef {
-    pub bucket: Arc<str>,
-    pub key: Arc<str>,
-    pub etag: Arc<str>,
-    pub size: u64,
-}
-
-impl ObjectRef {
-    /// This version as the disk cache's whole-object files name it.
-    pub fn disk_version(&self) -> disk::ObjectVersion<'_> {
-        disk::ObjectVersion {
-            bucket: &self.bucket,
-            key: &self.key,
-            etag: &self.etag,
-            size: self.size,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct BlockKey {
-    bucket: Arc<str>,
-    key: Arc<str>,
-    etag: Arc<str>,
-    index: u64,
-}
 
 type Fetch = Shared<BoxFuture<'static, Result<Bytes, StoreError>>>;
 
@@ -133,26 +110,6 @@ impl Claims {
 /// Claims a handle keeps before the ones on finished fetches are pruned (a long
 /// sequential read would otherwise collect one per block of the file).
 const PRUNE_CLAIMS_AT: usize = 256;
-
-/// Counters of cache behaviour, for stats and tests.
-#[derive(Debug, Default)]
-pub struct CacheCounters {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-    /// Readers that found their block already being fetched and waited for it.
-    pub joined: AtomicU64,
-    pub evictions: AtomicU64,
-    pub prefetched: AtomicU64,
-    pub bytes_served: AtomicU64,
-    /// Ranges fetched on open by the format-aware plans.
-    pub hint_fetches: AtomicU64,
-    /// Reads answered from those ranges.
-    pub hint_hits: AtomicU64,
-    /// Read-ahead fetches stopped because every handle that asked for them was closed.
-    pub prefetch_cancelled: AtomicU64,
-    /// Blocks dropped because a streaming reader had read past them.
-    pub streamed_dropped: AtomicU64,
-}
 
 /// Objects whose disk writes are tracked for whole-object files before finished ones are
 /// forgotten (an object read in part keeps its entry until then).
@@ -513,7 +470,7 @@ impl BlockCache {
         let expected = range.end - range.start;
         let (owned_key, block_size) = (key.clone(), self.block_size);
         let on_disk = tokio::task::spawn_blocking(move || {
-            disk.load(&disk_block(&owned_key, block_size), expected)
+            disk.load(&owned_key.on_disk(block_size), expected)
         })
         .await
         .ok()
@@ -549,7 +506,7 @@ impl BlockCache {
         }
         let writing = Arc::clone(&self.writing);
         let write = tokio::task::spawn_blocking(move || {
-            disk.store(&disk_block(&owned_key, block_size), &owned_data);
+            disk.store(&owned_key.on_disk(block_size), &owned_data);
             // The last of an object's writes under way, once its last block has been written
             // (read-ahead may write it before blocks in the middle): build its whole-object
             // file if every block is on disk by now. A try that finds a block missing keeps
@@ -653,25 +610,6 @@ fn shared_fetch(
     })
     .boxed()
     .shared()
-}
-
-fn disk_block(key: &BlockKey, block_size: u64) -> DiskBlock<'_> {
-    DiskBlock {
-        bucket: &key.bucket,
-        key: &key.key,
-        etag: &key.etag,
-        block_size,
-        index: key.index,
-    }
-}
-
-fn block_key(obj: &ObjectRef, index: u64) -> BlockKey {
-    BlockKey {
-        bucket: obj.bucket.clone(),
-        key: obj.key.clone(),
-        etag: obj.etag.clone(),
-        index,
-    }
 }
 
 /// A sub-slice of a block, or an error if the block is shorter than the object said it is

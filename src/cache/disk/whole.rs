@@ -30,6 +30,7 @@ use bytes::Bytes;
 use parking_lot::Mutex;
 
 use super::{digest_hex, identity_header, DiskBlock, DiskCache, STALE_TEMP_AGE, TEMP_SEQ};
+use crate::cache::key::ObjectVersion;
 
 /// The subfolder of the cache folder holding whole-object files.
 pub const OBJECTS_DIR: &str = "objects";
@@ -37,15 +38,6 @@ pub const OBJECTS_DIR: &str = "objects";
 const ID_MAGIC: &[u8; 8] = b"MASTFSO1";
 const OBJECT_EXT: &str = "obj";
 const ID_EXT: &str = "id";
-
-/// One object version, as the whole-object files know it.
-#[derive(Clone, Copy, Debug)]
-pub struct ObjectVersion<'a> {
-    pub bucket: &'a str,
-    pub key: &'a str,
-    pub etag: &'a str,
-    pub size: u64,
-}
 
 impl ObjectVersion<'_> {
     /// `objects/<digest>.obj`, relative to the cache folder.
@@ -62,16 +54,6 @@ impl ObjectVersion<'_> {
             &[self.size],
             crc,
         )
-    }
-
-    fn block(&self, block_size: u64, index: u64) -> DiskBlock<'_> {
-        DiskBlock {
-            bucket: self.bucket,
-            key: self.key,
-            etag: self.etag,
-            block_size,
-            index,
-        }
     }
 }
 
