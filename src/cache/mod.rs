@@ -111,10 +111,6 @@ impl Claims {
 /// sequential read would otherwise collect one per block of the file).
 const PRUNE_CLAIMS_AT: usize = 256;
 
-/// Objects whose disk writes are tracked for whole-object files before finished ones are
-/// forgotten (an object read in part keeps its entry until then).
-const MAX_OBJECTS_WRITING: usize = 4096;
-
 /// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
 /// bounds the memory the write-behind can hold once blocks leave the LRU.
 const MAX_PENDING_DISK_WRITES: u64 = 32 << 20;
@@ -130,12 +126,6 @@ pub struct BlockCache {
     pending_disk_bytes: Arc<AtomicU64>,
     /// Handles streaming through this cache: they share its read-ahead budget.
     streams: Arc<ActiveStreams>,
-    /// Build an object's whole-object file once its last block is written (see
-    /// [`BlockCache::set_whole_files`]).
-    whole_files: std::sync::atomic::AtomicBool,
-    /// Disk writes under way per object version, and whether its last block is among
-    /// those written since the count was last zero.
-    writing: Arc<Mutex<HashMap<ObjectRef, (u32, bool)>>>,
     pub counters: CacheCounters,
 }
 
@@ -171,8 +161,6 @@ impl BlockCache {
             disk,
             pending_disk_bytes: Arc::new(AtomicU64::new(0)),
             streams: Arc::new(ActiveStreams::default()),
-            whole_files: std::sync::atomic::AtomicBool::new(false),
-            writing: Arc::new(Mutex::new(HashMap::new())),
             counters: CacheCounters::default(),
         })
     }
@@ -484,9 +472,8 @@ impl BlockCache {
     }
 
     /// Hands a fetched block to the disk; waits for the write only when too much is pending.
-    /// With whole-object files on (passthrough), writing an object's last block also builds
-    /// its whole-object file when every block is on disk, so the next open (often in a later
-    /// mount) is served by passthrough at once instead of copying the object first.
+    /// The disk builds the object's whole-object file once its last block is written (see
+    /// [`DiskCache::begin_write`]).
     async fn write_behind(&self, key: &BlockKey, data: &Bytes, object: &ObjectRef) {
         let Some(disk) = self.disk.clone() else {
             return;
@@ -494,62 +481,23 @@ impl BlockCache {
         let len = data.len() as u64;
         let pending = self.pending_disk_bytes.clone();
         let before = pending.fetch_add(len, Ordering::AcqRel);
-        let (owned_key, block_size, owned_data) = (key.clone(), self.block_size, data.clone());
-        let last_block = object.size.div_ceil(block_size).saturating_sub(1);
-        let whole = self.whole_files.load(Ordering::Acquire);
-        let object = object.clone();
-        if whole {
-            let mut writing = self.writing.lock();
-            let entry = writing.entry(object.clone()).or_insert((0, false));
-            entry.0 += 1;
-            entry.1 |= key.index == last_block;
-        }
-        let writing = Arc::clone(&self.writing);
-        let write = tokio::task::spawn_blocking(move || {
-            disk.store(&owned_key.on_disk(block_size), &owned_data);
-            // The last of an object's writes under way, once its last block has been written
-            // (read-ahead may write it before blocks in the middle): build its whole-object
-            // file if every block is on disk by now. A try that finds a block missing keeps
-            // the object's entry, so the write that brings the missing block tries again.
-            let attempt = whole && {
-                let mut writing = writing.lock();
-                let (under_way, last_written) = match writing.get_mut(&object) {
-                    Some(entry) => {
-                        entry.0 = entry.0.saturating_sub(1);
-                        *entry
-                    }
-                    None => (1, false),
-                };
-                if under_way == 0 && !last_written {
-                    writing.remove(&object);
-                }
-                under_way == 0 && last_written
-            };
-            if attempt {
-                let built = disk
-                    .whole_object(&object.disk_version(), block_size)
-                    .is_some();
-                tracing::debug!(key = %owned_key.key, built, "object on disk: whole-object file");
-                let mut writing = writing.lock();
-                if built {
-                    writing.remove(&object);
-                }
-                // Objects read in part keep an entry; a bound keeps those few.
-                if writing.len() > MAX_OBJECTS_WRITING {
-                    writing.retain(|_, (under_way, _)| *under_way > 0);
-                }
-            }
+        let write = disk.begin_write(object, key.index, self.block_size);
+        let data = data.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            disk.write(write, &data);
             pending.fetch_sub(len, Ordering::AcqRel);
         });
         if before + len > MAX_PENDING_DISK_WRITES {
-            let _ = write.await;
+            let _ = written.await;
         }
     }
 
     /// Builds whole-object files as objects are completed on disk (on while passthrough
     /// is: without it nobody opens them).
     pub fn set_whole_files(&self, on: bool) {
-        self.whole_files.store(on, Ordering::Release);
+        if let Some(disk) = &self.disk {
+            disk.set_whole_files(on);
+        }
     }
 
     /// Moves a finished fetch from in-flight into the LRU, evicting to stay within budget.
