@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
+use super::fetch::Claims;
 use super::*;
 use crate::store::memory::MemoryStore;
 use crate::store::StoreErrorKind;
@@ -189,7 +190,7 @@ async fn prefetch_fills_the_cache_without_a_reader() {
     store.put("b", "k", "e1", data.clone());
     let cache = BlockCache::new(store.clone(), 4096, 1 << 20);
     let o = obj("k", "e1", data.len());
-    cache.prefetch(&o, 2..40, &mut Claims::default());
+    cache.fetcher.prefetch(&o, 2..40, &mut Claims::default());
     for _ in 0..100 {
         if (2..16).all(|i| cache.contains(&o, i)) {
             break;
@@ -441,13 +442,13 @@ async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
     cache.hint_open(&o);
     cache.read(&o, 0, 4096).await.unwrap();
     for _ in 0..100 {
-        if cache.unit_end(&o, 5000) != o.size {
+        if cache.fetcher.unit_end(&o, 5000) != o.size {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
-        cache.unit_end(&o, 5000),
+        cache.fetcher.unit_end(&o, 5000),
         20_000_000,
         "end of the first ASDF block"
     );
@@ -457,8 +458,8 @@ async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
     let mut offset = 4000u64;
     while offset < 20_000_000 {
         let len = (1u64 << 20).min(20_000_000 - offset);
-        let ahead = ra.on_read_in_unit(offset, len, o.size, cache.unit_end(&o, offset));
-        cache.prefetch(&o, ahead, &mut claims);
+        let ahead = ra.on_read_in_unit(offset, len, o.size, cache.fetcher.unit_end(&o, offset));
+        cache.fetcher.prefetch(&o, ahead, &mut claims);
         cache.read(&o, offset, len).await.unwrap();
         offset += len;
     }
@@ -490,6 +491,14 @@ fn slow_store_with_one_object() -> (Arc<MemoryStore>, Bytes, Arc<BlockCache>, Ob
     (store, data, cache, o)
 }
 
+/// Waits until `done` holds, looking every millisecond, for at most `limit`.
+async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + limit;
+    while !done() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
 fn cached_blocks(cache: &BlockCache, o: &ObjectRef) -> Vec<u64> {
     (0..8).filter(|i| cache.contains(o, *i)).collect()
 }
@@ -498,25 +507,23 @@ fn cached_blocks(cache: &BlockCache, o: &ObjectRef) -> Vec<u64> {
 async fn closing_a_handle_stops_read_ahead_nobody_waits_for() {
     let (_store, data, cache, o) = slow_store_with_one_object();
     let mut claims = Claims::default();
-    cache.prefetch(&o, 0..6, &mut claims);
+    cache.fetcher.prefetch(&o, 0..6, &mut claims);
     assert_eq!(claims.len(), 6, "claims after asking for 6 blocks");
     // A reader wants block 2 while it is being read ahead: that fetch must go on.
     let reader = {
         let (cache, o) = (cache.clone(), o.clone());
         tokio::spawn(async move { cache.read(&o, 2 * 4096, 4096).await })
     };
-    for _ in 0..1000 {
-        if cache.counters.joined.load(Ordering::Relaxed) == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    wait_until(Duration::from_secs(1), || {
+        cache.counters.joined.load(Ordering::Relaxed) == 1
+    })
+    .await;
     assert_eq!(
         cache.counters.joined.load(Ordering::Relaxed),
         1,
         "the reader joined the fetch of block 2"
     );
-    cache.release_claims(&o, claims, &[]);
+    cache.fetcher.release_claims(&o, claims, &[]);
     let got = reader.await.unwrap().unwrap();
     assert!(
         got[..] == data[2 * 4096..3 * 4096],
@@ -530,7 +537,11 @@ async fn closing_a_handle_stops_read_ahead_nobody_waits_for() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(cached_blocks(&cache, &o), vec![2], "cached blocks");
     // The budget is whole again, and a stopped block is fetched anew when read.
-    assert_eq!(cache.inner.lock().reserved, 0, "bytes still reserved");
+    assert_eq!(
+        cache.fetcher.memory.lock().reserved,
+        0,
+        "bytes still reserved"
+    );
     let again = cache.read(&o, 0, 4096).await.unwrap();
     assert!(
         again[..] == data[..4096],
@@ -542,32 +553,30 @@ async fn closing_a_handle_stops_read_ahead_nobody_waits_for() {
 async fn read_ahead_two_handles_asked_for_survives_the_first_close() {
     let (store, _data, cache, o) = slow_store_with_one_object();
     let (mut first, mut second) = (Claims::default(), Claims::default());
-    cache.prefetch(&o, 0..4, &mut first);
-    cache.prefetch(&o, 2..6, &mut second);
+    cache.fetcher.prefetch(&o, 0..4, &mut first);
+    cache.fetcher.prefetch(&o, 2..6, &mut second);
     assert_eq!(
-        cache.inner.lock().in_flight.len(),
+        cache.fetcher.memory.lock().in_flight.len(),
         6,
         "fetches in flight (one per block of 0..6; the store answers after 200 ms)"
     );
-    cache.release_claims(&o, first, &[]);
+    cache.fetcher.release_claims(&o, first, &[]);
     assert_eq!(
         cache.counters.prefetch_cancelled.load(Ordering::Relaxed),
         2,
         "only blocks 0 and 1 were the first handle's alone"
     );
-    for _ in 0..500 {
-        if cache.inner.lock().in_flight.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Duration::from_secs(5), || {
+        cache.fetcher.memory.lock().in_flight.is_empty()
+    })
+    .await;
     assert_eq!(
         cached_blocks(&cache, &o),
         vec![2, 3, 4, 5],
         "blocks the second handle still wants"
     );
     // Closing after the fetches ended stops nothing and keeps the blocks.
-    cache.release_claims(&o, second, &[]);
+    cache.fetcher.release_claims(&o, second, &[]);
     assert_eq!(
         cache.counters.prefetch_cancelled.load(Ordering::Relaxed),
         2,
@@ -604,13 +613,13 @@ async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
     let first_data = 2880 + 2880u64;
     let first_end = 2880 + hdu_len;
     for _ in 0..200 {
-        if cache.unit_end(&o, first_data) == first_end {
+        if cache.fetcher.unit_end(&o, first_data) == first_end {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
-        cache.unit_end(&o, first_data),
+        cache.fetcher.unit_end(&o, first_data),
         first_end,
         "end of the first extension HDU"
     );
@@ -620,8 +629,8 @@ async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
     let mut offset = first_data;
     while offset < first_end {
         let len = (1u64 << 20).min(first_end - offset);
-        let ahead = ra.on_read_in_unit(offset, len, o.size, cache.unit_end(&o, offset));
-        cache.prefetch(&o, ahead, &mut claims);
+        let ahead = ra.on_read_in_unit(offset, len, o.size, cache.fetcher.unit_end(&o, offset));
+        cache.fetcher.prefetch(&o, ahead, &mut claims);
         let got = cache.read(&o, offset, len).await.unwrap();
         assert!(
             got[..] == data[offset as usize..(offset + len) as usize],
@@ -650,23 +659,21 @@ async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
 async fn read_ahead_another_reader_is_heading_for_is_left_to_it() {
     let (_store, _data, cache, o) = slow_store_with_one_object();
     let mut claims = Claims::default();
-    cache.prefetch(&o, 0..6, &mut claims);
+    cache.fetcher.prefetch(&o, 0..6, &mut claims);
     // Another open reader of the object is at byte 3 * 4096, streaming on.
     let heading = vec![Range {
         start: 3 * 4096,
         end: u64::MAX,
     }];
     assert_eq!(
-        cache.release_claims(&o, claims, &heading),
+        cache.fetcher.release_claims(&o, claims, &heading),
         3,
         "stopped: blocks 0, 1, 2 (3, 4, 5 lie where the other reader is going)"
     );
-    for _ in 0..500 {
-        if cache.inner.lock().in_flight.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_until(Duration::from_secs(5), || {
+        cache.fetcher.memory.lock().in_flight.is_empty()
+    })
+    .await;
     assert_eq!(cached_blocks(&cache, &o), vec![3, 4, 5], "cached blocks");
 }
 
@@ -688,6 +695,60 @@ async fn objects_without_an_etag_are_read_through_never_cached() {
     );
     assert_eq!(cache.resident_bytes(), 0, "nothing kept in memory");
     let mut claims = Claims::default();
-    cache.prefetch(&o, 1..3, &mut claims);
+    cache.fetcher.prefetch(&o, 1..3, &mut claims);
     assert!(claims.is_empty(), "no read-ahead for an ETag-less object");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_readers_close_leaves_read_ahead_another_open_reader_is_heading_for() {
+    let (_store, data, cache, o) = slow_store_with_one_object();
+    let reader = |trigger: u64| {
+        Reader::new(
+            o.clone(),
+            Arc::clone(&cache.fetcher),
+            ReadAhead::with_trigger(4096, 6 * 4096, trigger),
+            Arc::clone(&cache.readers),
+        )
+    };
+    // B reads block 6 and never reads ahead; it heads on from block 7.
+    let b = reader(1 << 30);
+    let got = b.read(6 * 4096, 4096).await.unwrap();
+    assert!(got[..] == data[6 * 4096..7 * 4096], "B's bytes differ");
+    // A streams from the start: reading blocks 0..4, it asks for 4, 5 and 7 ahead (6 is
+    // cached), then is closed while those are in flight.
+    let a = Arc::new(reader(4096));
+    let reading = {
+        let a = Arc::clone(&a);
+        tokio::spawn(async move { a.read(0, 4 * 4096).await })
+    };
+    wait_until(Duration::from_secs(1), || {
+        cache.counters.prefetched.load(Ordering::Relaxed) == 3
+    })
+    .await;
+    assert_eq!(
+        cache.counters.prefetched.load(Ordering::Relaxed),
+        3,
+        "read-ahead started by A (blocks 4, 5, 7)"
+    );
+    assert_eq!(
+        a.close(),
+        2,
+        "stopped on A's close: blocks 4 and 5 (B is heading for block 7)"
+    );
+    let got = reading.await.unwrap().unwrap();
+    assert!(got[..] == data[..4 * 4096], "A's bytes differ");
+    wait_until(Duration::from_secs(5), || {
+        cache.fetcher.memory.lock().in_flight.is_empty()
+    })
+    .await;
+    assert_eq!(
+        cached_blocks(&cache, &o),
+        vec![2, 3, 6, 7],
+        "cached blocks (A streamed past 0 and 1: handed back)"
+    );
+    drop(b);
+    assert!(
+        cache.readers.objects() == 0,
+        "closed and dropped readers are still registered"
+    );
 }
