@@ -188,6 +188,10 @@ impl BlockCache {
 }
 
 #[cfg(test)]
+mod claims_tests;
+#[cfg(test)]
+mod hint_tests;
+#[cfg(test)]
 mod model_tests;
 #[cfg(test)]
 mod tests;
