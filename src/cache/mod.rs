@@ -4,182 +4,63 @@
 //! of an object can never share a block. Blocks live in one byte-bounded LRU shared by the
 //! whole mount. A missing block is fetched by exactly one ranged GET however many readers
 //! want it (single flight); the fetch runs as its own task, so it completes and fills the
-//! cache even when the reader that started it goes away. Read-ahead fetches are claimed by
-//! the handles that asked for them ([`Claims`]); when the last of those is closed and no
-//! reader has come to wait for the block, the fetch is stopped.
+//! cache even when the reader that started it goes away. With a disk cache attached, a
+//! missing block is looked for on disk before it is fetched, and every fetched block is
+//! written to disk behind the reader's back (write-behind, so a read never waits for the
+//! disk unless too many writes are pending).
 //!
-//! Besides blocks, the cache holds a few *fragments*: exact small ranges fetched on open by
-//! the format-aware plans of [`hints`] (the head of a FITS or ASDF file, the FITS headers
-//! after it, the ASDF block index). A read wholly inside a fragment is answered from it
-//! while its blocks are not cached, so reading headers costs kilobytes, not blocks; that
-//! part lives in `fragments.rs`.
+//! The filesystem opens one [`Reader`] per file handle ([`BlockCache::open`]) and makes one
+//! call per read ([`Reader::read`]) and one per close ([`Reader::close`]). The modules, top
+//! down (each uses only those below it):
 //!
-//! With a disk cache attached, a missing block is looked for on disk before it is fetched,
-//! and every fetched block is written to disk behind the reader's back (write-behind, so a
-//! read never waits for the disk unless too many writes are pending).
+//! ```text
+//! mod.rs        BlockCache: the mount's cache, opens readers
+//!  reader.rs    Reader: one handle's reads, read-ahead and cancel-on-close; live readers
+//!  plans.rs     format-aware fetches on open (FITS/ASDF heads, headers, block index)
+//!  fetch.rs     Fetcher: single-flight block fetches, ranged GETs, write-behind, claims
+//!  memory.rs    the LRU of blocks, fetches in flight, fragments, unit maps, the budget
+//!  readahead.rs the read-ahead policy         hints.rs     FITS/ASDF parsing
+//!  disk.rs      the persistent disk cache and its whole-object files (disk/)
+//!  key.rs       ObjectRef, BlockKey            counters.rs  CacheCounters
+//! ```
 
+pub mod block_file;
+mod counters;
 pub mod disk;
-mod fragments;
+mod fetch;
 pub mod hints;
+mod key;
+mod memory;
+mod plans;
 mod readahead;
+mod reader;
 
-use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tracing::Instrument;
 
-use bytes::{Bytes, BytesMut};
-use futures::future::{BoxFuture, FutureExt, Shared};
-use lru::LruCache;
-use parking_lot::Mutex;
+use bytes::Bytes;
 
+pub use counters::CacheCounters;
 pub use disk::{DiskBlock, DiskCache};
+pub use key::{ObjectRef, ObjectVersion};
 pub use readahead::{ActiveStreams, ReadAhead};
+pub use reader::Reader;
 
-use fragments::Fragments;
+use fetch::Fetcher;
+use reader::Readers;
 
-use crate::store::{ObjectStore, StoreError, StoreErrorKind};
-
-/// One version of one object: what a reader pins when it opens a file.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ObjectRef {
-    pub bucket: Arc<str>,
-    pub key: Arc<str>,
-    pub etag: Arc<str>,
-    pub size: u64,
-}
-
-impl ObjectRef {
-    /// This version as the disk cache's whole-object files name it.
-    pub fn disk_version(&self) -> disk::ObjectVersion<'_> {
-        disk::ObjectVersion {
-            bucket: &self.bucket,
-            key: &self.key,
-            etag: &self.etag,
-            size: self.size,
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct BlockKey {
-    bucket: Arc<str>,
-    key: Arc<str>,
-    etag: Arc<str>,
-    index: u64,
-}
-
-type Fetch = Shared<BoxFuture<'static, Result<Bytes, StoreError>>>;
-
-struct Inner {
-    blocks: LruCache<BlockKey, Bytes>,
-    bytes: u64,
-    /// Bytes of blocks being fetched: they count against the budget too, so that the
-    /// cache and its fetches together stay within `capacity` (memory bound).
-    reserved: u64,
-    in_flight: HashMap<BlockKey, InFlight>,
-    /// Format-aware prefetches (see [`fragments`]).
-    fragments: Fragments,
-    /// Where the blocks of ASDF files start, from their block indexes: read-ahead stops at
-    /// the end of the block being read.
-    units: LruCache<ObjectRef, Arc<Vec<u64>>>,
-    /// Blocks dropped after a stream read past them: their bytes are in the kernel's page
-    /// cache, which answers any later reader of that range without asking mastfs, so
-    /// read-ahead skips them (8 readers of 8 parts of a file: each reader's window runs
-    /// into the part the next one has just read).
-    streamed: LruCache<BlockKey, ()>,
-}
-
-/// Streamed blocks remembered (a key each: 8192 blocks is 8 GiB of file at 1 MiB blocks).
-const STREAMED_REMEMBERED: usize = 8192;
-
-/// A block being fetched.
-struct InFlight {
-    fetch: Fetch,
-    abort: tokio::task::AbortHandle,
-    /// A reader waits for it: it is never stopped.
-    wanted: bool,
-    /// Open handles that asked for it ahead of their reads and were not closed since.
-    claims: u32,
-    /// Its bytes, counted in `Inner::reserved` until it ends.
-    reserve: u64,
-    /// Tells this fetch from a later fetch of the same block (after it was stopped).
-    id: u64,
-}
-
-static NEXT_FETCH_ID: AtomicU64 = AtomicU64::new(0);
-
-/// The read-ahead fetches one open handle asked for: closing the handle gives them up
-/// ([`BlockCache::release_claims`]), and a fetch nobody else asked for and no reader waits
-/// for is stopped. Counted per fetch, so a block that two streams read ahead survives the
-/// first one's close.
-#[derive(Debug, Default)]
-pub struct Claims {
-    /// (block index, fetch id), in the order asked.
-    held: Vec<(u64, u64)>,
-}
-
-impl Claims {
-    pub fn len(&self) -> usize {
-        self.held.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.held.is_empty()
-    }
-}
-
-/// Claims a handle keeps before the ones on finished fetches are pruned (a long
-/// sequential read would otherwise collect one per block of the file).
-const PRUNE_CLAIMS_AT: usize = 256;
-
-/// Counters of cache behaviour, for stats and tests.
-#[derive(Debug, Default)]
-pub struct CacheCounters {
-    pub hits: AtomicU64,
-    pub misses: AtomicU64,
-    /// Readers that found their block already being fetched and waited for it.
-    pub joined: AtomicU64,
-    pub evictions: AtomicU64,
-    pub prefetched: AtomicU64,
-    pub bytes_served: AtomicU64,
-    /// Ranges fetched on open by the format-aware plans.
-    pub hint_fetches: AtomicU64,
-    /// Reads answered from those ranges.
-    pub hint_hits: AtomicU64,
-    /// Read-ahead fetches stopped because every handle that asked for them was closed.
-    pub prefetch_cancelled: AtomicU64,
-    /// Blocks dropped because a streaming reader had read past them.
-    pub streamed_dropped: AtomicU64,
-}
-
-/// Objects whose disk writes are tracked for whole-object files before finished ones are
-/// forgotten (an object read in part keeps its entry until then).
-const MAX_OBJECTS_WRITING: usize = 4096;
-
-/// Block bytes waiting to be written to disk beyond which a fetch waits for its own write:
-/// bounds the memory the write-behind can hold once blocks leave the LRU.
-const MAX_PENDING_DISK_WRITES: u64 = 32 << 20;
+use crate::store::{ObjectStore, StoreError};
 
 /// The mount-wide block cache.
 pub struct BlockCache {
-    store: Arc<dyn ObjectStore>,
+    fetcher: Arc<Fetcher>,
     block_size: u64,
     capacity: u64,
-    inner: Mutex<Inner>,
-    disk: Option<Arc<DiskCache>>,
-    /// Bytes handed to the disk and not yet written.
-    pending_disk_bytes: Arc<AtomicU64>,
     /// Handles streaming through this cache: they share its read-ahead budget.
     streams: Arc<ActiveStreams>,
-    /// Build an object's whole-object file once its last block is written (see
-    /// [`BlockCache::set_whole_files`]).
-    whole_files: std::sync::atomic::AtomicBool,
-    /// Disk writes under way per object version, and whether its last block is among
-    /// those written since the count was last zero.
-    writing: Arc<Mutex<HashMap<ObjectRef, (u32, bool)>>>,
-    pub counters: CacheCounters,
+    /// The open readers, by object.
+    readers: Arc<Readers>,
+    pub counters: Arc<CacheCounters>,
 }
 
 impl BlockCache {
@@ -195,28 +76,16 @@ impl BlockCache {
         capacity: u64,
         disk: Option<Arc<DiskCache>>,
     ) -> Arc<BlockCache> {
+        let block_size = block_size.max(4096);
+        let counters = Arc::new(CacheCounters::default());
+        let fetcher = Fetcher::new(store, block_size, capacity, disk, Arc::clone(&counters));
         Arc::new(BlockCache {
-            store,
-            block_size: block_size.max(4096),
+            fetcher: Arc::new(fetcher),
+            block_size,
             capacity,
-            inner: Mutex::new(Inner {
-                blocks: LruCache::unbounded(),
-                bytes: 0,
-                reserved: 0,
-                in_flight: HashMap::new(),
-                fragments: Fragments::default(),
-                units: fragments::unit_maps(),
-                streamed: LruCache::new(
-                    std::num::NonZeroUsize::new(STREAMED_REMEMBERED)
-                        .unwrap_or(std::num::NonZeroUsize::MIN),
-                ),
-            }),
-            disk,
-            pending_disk_bytes: Arc::new(AtomicU64::new(0)),
             streams: Arc::new(ActiveStreams::default()),
-            whole_files: std::sync::atomic::AtomicBool::new(false),
-            writing: Arc::new(Mutex::new(HashMap::new())),
-            counters: CacheCounters::default(),
+            readers: Arc::new(Readers::default()),
+            counters,
         })
     }
 
@@ -228,25 +97,49 @@ impl BlockCache {
         self.capacity
     }
 
-    /// The counter of handles streaming through this cache (see [`ReadAhead::for_cache`]).
+    /// The counter of handles streaming through this cache (see [`BlockCache::readahead`]).
     pub fn streams(&self) -> Arc<ActiveStreams> {
         Arc::clone(&self.streams)
     }
 
+    /// Read-ahead for a handle reading through this cache, within its budget and sharing it
+    /// with the cache's other streams (see [`ReadAhead::within_budget`]).
+    pub fn readahead(&self, max_window: u64) -> ReadAhead {
+        ReadAhead::within_budget(self.block_size, max_window, self.capacity, self.streams())
+    }
+
+    /// Opens `obj` for one file handle: starts the format-aware fetches of its format (see
+    /// `plans.rs`) and returns the handle's reader, reading ahead at most `max_window` bytes.
+    pub fn open(&self, obj: &ObjectRef, max_window: u64) -> Reader {
+        self.hint_open(obj);
+        Reader::new(
+            obj.clone(),
+            Arc::clone(&self.fetcher),
+            self.readahead(max_window),
+            Arc::clone(&self.readers),
+        )
+    }
+
+    /// For a FITS or ASDF file, fetches its head as a small fragment instead of a whole
+    /// block, then the header or index ranges its format says come next (see `plans.rs`).
+    pub fn hint_open(&self, obj: &ObjectRef) {
+        plans::hint_open(&self.fetcher, obj);
+    }
+
     pub fn disk(&self) -> Option<&Arc<DiskCache>> {
-        self.disk.as_ref()
+        self.fetcher.disk()
     }
 
     /// Bytes of fetched blocks not yet written to the disk cache.
     pub fn pending_disk_bytes(&self) -> u64 {
-        self.pending_disk_bytes.load(Ordering::Acquire)
+        self.fetcher.pending_disk_bytes()
     }
 
     /// Waits (at most `limit`) until every block handed to the disk is written: before
     /// unmounting, so that the next mount finds what this one fetched.
     pub async fn flush_disk(&self, limit: std::time::Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
-        while self.pending_disk_bytes.load(Ordering::Acquire) > 0 {
+        while self.pending_disk_bytes() > 0 {
             if tokio::time::Instant::now() >= deadline {
                 return false;
             }
@@ -255,444 +148,49 @@ impl BlockCache {
         true
     }
 
+    /// Builds whole-object files as objects are completed on disk (on while passthrough
+    /// is: without it nobody opens them).
+    pub fn set_whole_files(&self, on: bool) {
+        if let Some(disk) = self.disk() {
+            disk.set_whole_files(on);
+        }
+    }
+
     /// Bytes of block data held right now.
     pub fn resident_bytes(&self) -> u64 {
-        self.inner.lock().bytes
+        self.fetcher.memory.lock().bytes
     }
 
     /// The blocks that hold bytes `range` of `obj`.
     pub fn blocks_of(&self, obj: &ObjectRef, range: Range<u64>) -> Range<u64> {
-        let end = range.end.min(obj.size);
-        if range.start >= end {
-            return 0..0;
-        }
-        range.start / self.block_size..end.div_ceil(self.block_size)
+        self.fetcher.blocks_of(obj, range)
     }
 
-    /// Reads up to `len` bytes at `offset` (fewer at the end of the object).
-    pub async fn read(
-        self: &Arc<Self>,
-        obj: &ObjectRef,
-        offset: u64,
-        len: u64,
-    ) -> Result<Bytes, StoreError> {
-        let end = offset.saturating_add(len).min(obj.size);
-        if offset >= end {
-            return Ok(Bytes::new());
-        }
-        let blocks = self.blocks_of(obj, offset..end);
-        if let Some((start, fetch)) = self.fragment_for(obj, offset..end, blocks.clone()) {
-            if let Ok(data) = fetch.await {
-                let from = (offset - start) as usize;
-                if let Ok(out) = slice_checked(&data, from, (end - offset) as usize, obj) {
-                    self.counters.hint_hits.fetch_add(1, Ordering::Relaxed);
-                    self.counters
-                        .bytes_served
-                        .fetch_add(out.len() as u64, Ordering::Relaxed);
-                    return Ok(out);
-                }
-            }
-            // A failed fragment is no answer: the blocks are.
-        }
-        let fetches: Vec<_> = blocks.clone().map(|i| self.block(obj, i)).collect();
-        let datas = futures::future::try_join_all(fetches).await?;
-        let out = if datas.len() == 1 {
-            let start = (offset - blocks.start * self.block_size) as usize;
-            slice_checked(&datas[0], start, (end - offset) as usize, obj)?
-        } else {
-            let mut buf = BytesMut::with_capacity((end - offset) as usize);
-            for (i, data) in blocks.clone().zip(datas.iter()) {
-                let block_start = i * self.block_size;
-                let from = offset.max(block_start) - block_start;
-                let to = end.min(block_start + self.block_size) - block_start;
-                buf.extend_from_slice(&slice_checked(
-                    data,
-                    from as usize,
-                    (to - from) as usize,
-                    obj,
-                )?);
-            }
-            buf.freeze()
-        };
-        self.counters
-            .bytes_served
-            .fetch_add(out.len() as u64, Ordering::Relaxed);
-        Ok(out)
-    }
-
-    /// Starts fetching `blocks` of `obj` in the background for the handle holding `claims`,
-    /// skipping cached blocks; a block already in flight gets this handle's claim too.
-    pub fn prefetch(self: &Arc<Self>, obj: &ObjectRef, blocks: Range<u64>, claims: &mut Claims) {
-        if obj.etag.is_empty() {
-            // Not cached (see `finish`): blocks fetched ahead would be thrown away.
-            return;
-        }
-        let last = obj.size.div_ceil(self.block_size);
-        let mut inner = self.inner.lock();
-        for index in blocks.start..blocks.end.min(last) {
-            let key = block_key(obj, index);
-            // Touching a cached block keeps it from being evicted before the reader gets there.
-            if inner.blocks.get(&key).is_some() || inner.streamed.contains(&key) {
-                continue;
-            }
-            let id = match inner.in_flight.get_mut(&key) {
-                Some(flight) => {
-                    flight.claims += 1;
-                    flight.id
-                }
-                None => {
-                    self.counters.prefetched.fetch_add(1, Ordering::Relaxed);
-                    self.start_fetch(&mut inner, obj, key, false).1
-                }
-            };
-            claims.held.push((index, id));
-        }
-        if claims.held.len() >= PRUNE_CLAIMS_AT {
-            claims.held.retain(|&(index, id)| {
-                inner
-                    .in_flight
-                    .get(&block_key(obj, index))
-                    .is_some_and(|f| f.id == id)
-            });
-        }
-    }
-
-    /// Gives up a closed handle's claims: read-ahead that no other handle asked for and no
-    /// reader waits for is stopped (its partial bytes are dropped, its budget returned),
-    /// unless it lies in `wanted_soon` (byte ranges other open readers of the object are
-    /// heading for: a reader that finished its part of a file leaves the read-ahead that
-    /// ran into the next reader's part to that reader). Returns how many were stopped.
-    pub fn release_claims(
-        &self,
-        obj: &ObjectRef,
-        claims: Claims,
-        wanted_soon: &[Range<u64>],
-    ) -> usize {
-        let mut stopped = 0;
-        if claims.held.is_empty() {
-            return stopped;
-        }
-        let mut inner = self.inner.lock();
-        for (index, id) in claims.held {
-            let key = block_key(obj, index);
-            let Some(flight) = inner.in_flight.get_mut(&key) else {
-                continue;
-            };
-            if flight.id != id {
-                continue;
-            }
-            flight.claims = flight.claims.saturating_sub(1);
-            if flight.claims > 0 || flight.wanted {
-                continue;
-            }
-            let start = index * self.block_size;
-            if wanted_soon.iter().any(|r| r.contains(&start)) {
-                continue;
-            }
-            // Under the lock: a reader either joined before (wanted) or finds no fetch and
-            // starts its own.
-            if let Some(flight) = inner.in_flight.remove(&key) {
-                flight.abort.abort();
-                inner.reserved -= flight.reserve;
-                self.counters
-                    .prefetch_cancelled
-                    .fetch_add(1, Ordering::Relaxed);
-                stopped += 1;
-            }
-        }
-        stopped
-    }
-
-    /// Drops `blocks` of `obj` that a streaming reader has read past: its bytes are in the
-    /// kernel's page cache now, and holding them here too would grow the daemon by the
-    /// size of every file streamed.
-    pub fn drop_streamed(&self, obj: &ObjectRef, blocks: Range<u64>) {
-        if blocks.is_empty() {
-            return;
-        }
-        let mut inner = self.inner.lock();
-        for index in blocks {
-            let key = block_key(obj, index);
-            if let Some(data) = inner.blocks.pop(&key) {
-                inner.bytes -= data.len() as u64;
-                self.counters
-                    .streamed_dropped
-                    .fetch_add(1, Ordering::Relaxed);
-            }
-            inner.streamed.put(key, ());
-        }
+    /// Reads up to `len` bytes at `offset` (fewer at the end of the object), without a
+    /// handle (no read-ahead): `mastfs warm` and tests.
+    pub async fn read(&self, obj: &ObjectRef, offset: u64, len: u64) -> Result<Bytes, StoreError> {
+        reader::read_range(&self.fetcher, obj, offset, len).await
     }
 
     /// Drops every cached block and fragment (fetches in flight still complete and are kept).
     pub fn clear(&self) {
-        let mut inner = self.inner.lock();
-        inner.blocks.clear();
-        inner.fragments.clear();
-        inner.units.clear();
-        inner.streamed.clear();
-        inner.bytes = 0;
+        self.fetcher.memory.lock().clear();
     }
 
     /// True when block `index` of `obj` is cached (does not touch LRU order).
     pub fn contains(&self, obj: &ObjectRef, index: u64) -> bool {
-        self.inner.lock().blocks.contains(&block_key(obj, index))
-    }
-
-    /// The future of one block a reader wants: a hit, a fetch already under way (which can
-    /// then no longer be stopped), or a new fetch.
-    fn block(self: &Arc<Self>, obj: &ObjectRef, index: u64) -> Fetch {
-        let key = block_key(obj, index);
-        let mut inner = self.inner.lock();
-        if let Some(data) = inner.blocks.get(&key) {
-            self.counters.hits.fetch_add(1, Ordering::Relaxed);
-            return futures::future::ready(Ok(data.clone())).boxed().shared();
-        }
-        if let Some(flight) = inner.in_flight.get_mut(&key) {
-            self.counters.joined.fetch_add(1, Ordering::Relaxed);
-            flight.wanted = true;
-            return flight.fetch.clone();
-        }
-        self.counters.misses.fetch_add(1, Ordering::Relaxed);
-        self.start_fetch(&mut inner, obj, key, true).0
-    }
-
-    /// Starts the fetch of block `key` of `obj` as its own task (for a reader when `wanted`,
-    /// else for read-ahead, claimed once); its future and id.
-    fn start_fetch(
-        self: &Arc<Self>,
-        inner: &mut Inner,
-        obj: &ObjectRef,
-        key: BlockKey,
-        wanted: bool,
-    ) -> (Fetch, u64) {
-        let index = key.index;
-        let start = index * self.block_size;
-        let range = start..(start + self.block_size).min(obj.size);
-        let reserve = range.end - range.start;
-        inner.reserved += reserve;
-        self.evict_to_budget(inner);
-        let cache = Arc::clone(self);
-        let task_key = key.clone();
-        let object = obj.clone();
-        let id = NEXT_FETCH_ID.fetch_add(1, Ordering::Relaxed);
-        // In the span of the request that asked first (its FUSE request, in the log).
-        let task = tokio::spawn(
-            async move {
-                let result = cache.load_block(&task_key, range, &object).await;
-                cache.finish(task_key, id, &result);
-                result
-            }
-            .in_current_span(),
-        );
-        let abort = task.abort_handle();
-        let fetch = shared_fetch(task, obj, "block");
-        inner.in_flight.insert(
-            key,
-            InFlight {
-                fetch: fetch.clone(),
-                abort,
-                wanted,
-                claims: u32::from(!wanted),
-                reserve,
-                id,
-            },
-        );
-        (fetch, id)
-    }
-
-    /// One block from the disk cache, else from the store (then written to disk).
-    async fn load_block(
-        &self,
-        key: &BlockKey,
-        range: Range<u64>,
-        object: &ObjectRef,
-    ) -> Result<Bytes, StoreError> {
-        let Some(disk) = self.disk.clone() else {
-            return self.fetch_block(key, range).await;
-        };
-        let expected = range.end - range.start;
-        let (owned_key, block_size) = (key.clone(), self.block_size);
-        let on_disk = tokio::task::spawn_blocking(move || {
-            disk.load(&disk_block(&owned_key, block_size), expected)
-        })
-        .await
-        .ok()
-        .flatten();
-        if let Some(data) = on_disk {
-            return Ok(data);
-        }
-        let data = self.fetch_block(key, range).await?;
-        self.write_behind(key, &data, object).await;
-        Ok(data)
-    }
-
-    /// Hands a fetched block to the disk; waits for the write only when too much is pending.
-    /// With whole-object files on (passthrough), writing an object's last block also builds
-    /// its whole-object file when every block is on disk, so the next open (often in a later
-    /// mount) is served by passthrough at once instead of copying the object first.
-    async fn write_behind(&self, key: &BlockKey, data: &Bytes, object: &ObjectRef) {
-        let Some(disk) = self.disk.clone() else {
-            return;
-        };
-        let len = data.len() as u64;
-        let pending = self.pending_disk_bytes.clone();
-        let before = pending.fetch_add(len, Ordering::AcqRel);
-        let (owned_key, block_size, owned_data) = (key.clone(), self.block_size, data.clone());
-        let last_block = object.size.div_ceil(block_size).saturating_sub(1);
-        let whole = self.whole_files.load(Ordering::Acquire);
-        let object = object.clone();
-        if whole {
-            let mut writing = self.writing.lock();
-            let entry = writing.entry(object.clone()).or_insert((0, false));
-            entry.0 += 1;
-            entry.1 |= key.index == last_block;
-        }
-        let writing = Arc::clone(&self.writing);
-        let write = tokio::task::spawn_blocking(move || {
-            disk.store(&disk_block(&owned_key, block_size), &owned_data);
-            // The last of an object's writes under way, once its last block has been written
-            // (read-ahead may write it before blocks in the middle): build its whole-object
-            // file if every block is on disk by now. A try that finds a block missing keeps
-            // the object's entry, so the write that brings the missing block tries again.
-            let attempt = whole && {
-                let mut writing = writing.lock();
-                let (under_way, last_written) = match writing.get_mut(&object) {
-                    Some(entry) => {
-                        entry.0 = entry.0.saturating_sub(1);
-                        *entry
-                    }
-                    None => (1, false),
-                };
-                if under_way == 0 && !last_written {
-                    writing.remove(&object);
-                }
-                under_way == 0 && last_written
-            };
-            if attempt {
-                let built = disk
-                    .whole_object(&object.disk_version(), block_size)
-                    .is_some();
-                tracing::debug!(key = %owned_key.key, built, "object on disk: whole-object file");
-                let mut writing = writing.lock();
-                if built {
-                    writing.remove(&object);
-                }
-                // Objects read in part keep an entry; a bound keeps those few.
-                if writing.len() > MAX_OBJECTS_WRITING {
-                    writing.retain(|_, (under_way, _)| *under_way > 0);
-                }
-            }
-            pending.fetch_sub(len, Ordering::AcqRel);
-        });
-        if before + len > MAX_PENDING_DISK_WRITES {
-            let _ = write.await;
-        }
-    }
-
-    /// Builds whole-object files as objects are completed on disk (on while passthrough
-    /// is: without it nobody opens them).
-    pub fn set_whole_files(&self, on: bool) {
-        self.whole_files.store(on, Ordering::Release);
-    }
-
-    /// Moves a finished fetch from in-flight into the LRU, evicting to stay within budget.
-    fn finish(&self, key: BlockKey, id: u64, result: &Result<Bytes, StoreError>) {
-        let mut inner = self.inner.lock();
-        // A stopped fetch that got its bytes anyway was already taken off (and its
-        // reservation returned), and a later fetch of the same block may be in its place.
-        if inner.in_flight.get(&key).is_some_and(|f| f.id == id) {
-            if let Some(flight) = inner.in_flight.remove(&key) {
-                inner.reserved -= flight.reserve;
-            }
-        }
-        let Ok(data) = result else { return };
-        let len = data.len() as u64;
-        // Without an ETag nothing pins the version: a block kept here could be handed out
-        // beside a block of a newer version. Such objects are read through, never cached.
-        if len > self.capacity || key.etag.is_empty() {
-            return;
-        }
-        if let Some(old) = inner.blocks.put(key, data.clone()) {
-            inner.bytes -= old.len() as u64;
-        }
-        inner.bytes += len;
-        self.evict_to_budget(&mut inner);
-    }
-
-    /// Evicts least recently used blocks until cached plus in-flight bytes fit the budget.
-    fn evict_to_budget(&self, inner: &mut Inner) {
-        while inner.bytes + inner.reserved > self.capacity {
-            match inner.blocks.pop_lru() {
-                Some((_, evicted)) => {
-                    inner.bytes -= evicted.len() as u64;
-                    self.counters.evictions.fetch_add(1, Ordering::Relaxed);
-                }
-                None => break,
-            }
-        }
+        self.fetcher
+            .memory
+            .lock()
+            .blocks
+            .contains(&key::block_key(obj, index))
     }
 }
 
-/// A fetch task as a future any number of readers can wait on. A task that panicked or was
-/// cancelled becomes an `Unavailable` error naming the object (`what`: "block", "range").
-fn shared_fetch(
-    task: tokio::task::JoinHandle<Result<Bytes, StoreError>>,
-    obj: &ObjectRef,
-    what: &'static str,
-) -> Fetch {
-    let (bucket, key) = (obj.bucket.clone(), obj.key.clone());
-    task.map(move |joined| {
-        joined.unwrap_or_else(|e| {
-            Err(StoreError::new(
-                StoreErrorKind::Unavailable,
-                &bucket,
-                &key,
-                format!("{what} fetch task failed: {e}"),
-            ))
-        })
-    })
-    .boxed()
-    .shared()
-}
-
-fn disk_block(key: &BlockKey, block_size: u64) -> DiskBlock<'_> {
-    DiskBlock {
-        bucket: &key.bucket,
-        key: &key.key,
-        etag: &key.etag,
-        block_size,
-        index: key.index,
-    }
-}
-
-fn block_key(obj: &ObjectRef, index: u64) -> BlockKey {
-    BlockKey {
-        bucket: obj.bucket.clone(),
-        key: obj.key.clone(),
-        etag: obj.etag.clone(),
-        index,
-    }
-}
-
-/// A sub-slice of a block, or an error if the block is shorter than the object said it is
-/// (the object changed size without changing ETag: never hand out wrong bytes).
-fn slice_checked(
-    data: &Bytes,
-    start: usize,
-    len: usize,
-    obj: &ObjectRef,
-) -> Result<Bytes, StoreError> {
-    if start + len > data.len() {
-        return Err(StoreError::new(
-            StoreErrorKind::Invalid,
-            &obj.bucket,
-            &obj.key,
-            format!("block holds {} bytes, needed {}", data.len(), start + len),
-        ));
-    }
-    Ok(data.slice(start..start + len))
-}
-
+#[cfg(test)]
+mod claims_tests;
+#[cfg(test)]
+mod hint_tests;
 #[cfg(test)]
 mod model_tests;
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use proptest::prelude::*;
 
+use super::fetch::Claims;
 use super::*;
 use crate::store::memory::MemoryStore;
 
@@ -140,9 +141,11 @@ async fn run(ops: Vec<Op>) -> Result<(), TestCaseError> {
             Op::PrefetchThenClose { obj, first, count } => {
                 let o = object(obj);
                 let mut claims = Claims::default();
-                cache.prefetch(&o, first..first + count, &mut claims);
+                cache
+                    .fetcher
+                    .prefetch(&o, first..first + count, &mut claims);
                 let claimed = claims.len();
-                let stopped = cache.release_claims(&o, claims, &[]);
+                let stopped = cache.fetcher.release_claims(&o, claims, &[]);
                 // Nobody else reads or claims now: all of it was stopped.
                 prop_assert_eq!(
                     stopped,

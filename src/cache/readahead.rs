@@ -29,8 +29,6 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use super::BlockCache;
-
 /// Read-ahead state of one open file handle.
 #[derive(Debug)]
 pub struct ReadAhead {
@@ -81,17 +79,6 @@ pub const WHOLE_FILE_AFTER: u64 = 1 << 20;
 pub const BUDGET_SHARE: u64 = 4;
 
 impl ReadAhead {
-    /// Read-ahead for a handle reading through `cache`, within its budget and sharing it
-    /// with the cache's other streams (see [`ReadAhead::within_budget`]).
-    pub fn for_cache(cache: &Arc<BlockCache>, max_window: u64) -> ReadAhead {
-        ReadAhead::within_budget(
-            cache.block_size(),
-            max_window,
-            cache.capacity(),
-            cache.streams(),
-        )
-    }
-
     /// Read-ahead for a handle reading through a cache of `cache_capacity` bytes whose
     /// streams are counted in `streams`: the window grows up to `max_window` but never past
     /// `cache_capacity / BUDGET_SHARE` divided among the streams running at the time.
@@ -497,12 +484,12 @@ mod tests {
     fn one_counter_per_cache() {
         let store: Arc<dyn crate::store::ObjectStore> =
             Arc::new(crate::store::memory::MemoryStore::new());
-        let a = BlockCache::new(Arc::clone(&store), MB, 64 * MB);
-        let b = BlockCache::new(store, MB, 64 * MB);
+        let a = crate::cache::BlockCache::new(Arc::clone(&store), MB, 64 * MB);
+        let b = crate::cache::BlockCache::new(store, MB, 64 * MB);
         assert!(Arc::ptr_eq(&a.streams(), &a.streams()));
         assert!(!Arc::ptr_eq(&a.streams(), &b.streams()));
         // Handles opened on one cache count in its counter.
-        let mut reader = ReadAhead::for_cache(&a, 64 * MB);
+        let mut reader = a.readahead(64 * MB);
         for i in 0..8 {
             reader.on_read(i * MB, MB, 1000 * MB);
         }

@@ -14,7 +14,6 @@ mod passthrough;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
-use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
@@ -28,7 +27,7 @@ use inode::{InodeTable, PageCache};
 pub use options::FsOptions;
 pub use passthrough::PassthroughStatus;
 
-use crate::cache::{BlockCache, Claims, ObjectRef, ReadAhead};
+use crate::cache::{BlockCache, ObjectRef, Reader};
 use crate::namespace::views::Views;
 use crate::namespace::{Dir, Namespace, NodeKind, StatusFile};
 use crate::stats::{self, CoreState, Snapshot};
@@ -76,16 +75,10 @@ struct DirHandle {
     pinned: Vec<u64>,
 }
 
-/// An open file: the object version pinned at open and its read-ahead state, or bytes
-/// made in memory.
+/// An open file: the cache's reader of the object version pinned at open (its read-ahead
+/// state and claims), or bytes made in memory.
 enum OpenFile {
-    Object {
-        ino: u64,
-        object: ObjectRef,
-        readahead: Mutex<ReadAhead>,
-        /// The read-ahead fetches this handle asked for: given up on close.
-        claims: Mutex<Claims>,
-    },
+    Object { ino: u64, reader: Reader },
     Memory(Bytes),
 }
 
@@ -355,15 +348,11 @@ impl Fs {
         } else {
             None
         };
-        // FITS and ASDF: fetch the head and the header/index ranges that come next now.
-        self.cache.hint_open(&object);
-        let pinned = Some(object.clone());
-        let file = OpenFile::Object {
-            ino,
-            object,
-            readahead: Mutex::new(ReadAhead::for_cache(&self.cache, self.opts.max_readahead)),
-            claims: Mutex::new(Claims::default()),
-        };
+        // FITS and ASDF: the cache fetches the head and the header/index ranges that come
+        // next now.
+        let reader = self.cache.open(&object, self.opts.max_readahead);
+        let pinned = Some(object);
+        let file = OpenFile::Object { ino, reader };
         let fh = self.next_handle.fetch_add(1, Ordering::Relaxed);
         self.files.lock().insert(fh, Arc::new(file));
         Ok(Opened {
@@ -458,77 +447,28 @@ impl Fs {
             self.files.lock().get(&fh).cloned().ok_or_else(|| {
                 FsError::new(libc::EBADF, format!("file handle {fh} is not open"))
             })?;
-        let (object, readahead, claims) = match &*file {
+        match &*file {
             OpenFile::Memory(data) => {
                 let start = (offset as usize).min(data.len());
                 let end = start.saturating_add(size as usize).min(data.len());
-                return Ok(data.slice(start..end));
+                Ok(data.slice(start..end))
             }
-            OpenFile::Object {
-                object,
-                readahead,
-                claims,
-                ..
-            } => (object, readahead, claims),
-        };
-        let unit_end = self.cache.unit_end(object, offset);
-        let (ahead, behind) = {
-            let mut ra = readahead.lock();
-            let ahead = ra.on_read_in_unit(offset, size as u64, object.size, unit_end);
-            (ahead, ra.read_past())
-        };
-        if !ahead.is_empty() {
-            self.cache.prefetch(object, ahead, &mut claims.lock());
+            OpenFile::Object { reader, .. } => reader
+                .read(offset, size as u64)
+                .await
+                .map_err(|e| FsError::from_store(&e)),
         }
-        let data = self
-            .cache
-            .read(object, offset, size as u64)
-            .await
-            .map_err(|e| FsError::from_store(&e))?;
-        self.cache.drop_streamed(object, behind);
-        Ok(data)
     }
 
     /// Closes a handle: its read-ahead that no other handle asked for and no reader waits
-    /// for is stopped.
+    /// for is stopped (see [`Reader::close`]).
     pub fn release(&self, fh: u64) {
         let Some(file) = self.files.lock().remove(&fh) else {
             return;
         };
-        let OpenFile::Object {
-            ino,
-            object,
-            claims,
-            ..
-        } = &*file
-        else {
-            return;
-        };
-        self.inodes.lock().note_close(*ino, &object.etag);
-        // Most closes (header walks, cutouts) hold no read-ahead: nothing to give up, and no
-        // reason to look at the other open files.
-        let claims = std::mem::take(&mut *claims.lock());
-        if claims.is_empty() {
-            return;
-        }
-        // Where the other readers of the same object are heading: read-ahead there is
-        // theirs soon (8 readers of 8 parts of one file).
-        let others: Vec<Range<u64>> = self
-            .files
-            .lock()
-            .values()
-            .filter_map(|f| match &**f {
-                OpenFile::Object {
-                    object: other,
-                    readahead,
-                    ..
-                } if other == object => Some(readahead.lock().heading_for()),
-                _ => None,
-            })
-            .collect();
-        let stopped = self.cache.release_claims(object, claims, &others);
-        if stopped > 0 {
-            tracing::debug!(fh, key = %object.key, stopped, "closed: read-ahead stopped");
+        if let OpenFile::Object { ino, reader } = &*file {
+            self.inodes.lock().note_close(*ino, &reader.object().etag);
+            reader.close();
         }
     }
 
