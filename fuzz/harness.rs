@@ -1,6 +1,6 @@
 //! What each fuzz target does with its input, shared by the libFuzzer targets
 //! (fuzz/fuzz_targets/) and the regression replay in the main workspace
-//! (tests/fuzz_regressions.rs), so a saved finding is replayed through the same code.
+//! (tests/it/fuzz_regressions.rs), so a saved finding is replayed through the same code.
 //!
 //! Every function must return normally for any input: a panic is a finding.
 

@@ -2,7 +2,7 @@
 # Runs every cargo-fuzz target of fuzz/ for a short, bounded time (default 20 s each;
 # `scripts/fuzz.sh 300` for longer), starting from the saved inputs in
 # fuzz/regressions/<target>/. A crash is copied into fuzz/regressions/<target>/, where
-# `cargo test --test fuzz_regressions` replays it from then on, and the script fails.
+# `cargo test --test it fuzz_regressions::` replays it from then on, and the script fails.
 # cargo-fuzz needs nightly features; RUSTC_BOOTSTRAP=1 enables them on the stable toolchain.
 set -euo pipefail
 secs="${1:-20}"
@@ -32,7 +32,7 @@ for target in "${targets[@]}"; do
         for crash in artifacts/"$target"/crash-* artifacts/"$target"/oom-* artifacts/"$target"/timeout-*; do
             [[ -f "$crash" ]] || continue
             cp "$crash" "regressions/$target/"
-            echo "saved $crash as regressions/$target/$(basename "$crash") (replayed by cargo test --test fuzz_regressions)"
+            echo "saved $crash as regressions/$target/$(basename "$crash") (replayed by cargo test --test it fuzz_regressions::)"
         done
     fi
     grep -E "stat::number_of_executed_units|stat::peak_rss_mb" "artifacts/$target.log" | sed "s/^/   $target /" || true

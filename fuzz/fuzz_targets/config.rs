@@ -1,15 +1,16 @@
 //! Fuzz target: the config file parser and validation (`mastfs::config::parse_str`).
 //!
-//! src/config/mod.rs is compiled in directly rather than through the `mastfs` crate: it
-//! needs only serde, toml, humantime, bytesize and thiserror, while the crate would pull
-//! the whole AWS SDK into an instrumented build for no extra coverage.
+//! src/config/mod.rs (and with it the files of src/config/ it declares) is compiled in
+//! directly rather than through the `mastfs` crate: it needs only serde, toml, humantime,
+//! bytesize, url and thiserror, while the crate would pull the whole AWS SDK into an
+//! instrumented build for no extra coverage.
 
 #![no_main]
 
 #[path = "../harness.rs"]
 mod harness;
 
-#[allow(dead_code)]
+#[allow(dead_code, unused_imports)]
 #[path = "../../src/config/mod.rs"]
 mod config;
 

@@ -5,27 +5,31 @@
 //! up `ls` or reads of other files, and the kernel may keep many reads in flight.
 //!
 //! With a disk cache, root and Linux >= 6.9, an object wholly on disk is opened by FUSE
-//! passthrough: the kernel reads the core's local copy itself (see `backing.rs`).
+//! passthrough: the kernel reads the core's local copy itself (see `backing.rs`; how an
+//! open is answered either way is in `open.rs`, the conversions of answers in `reply.rs`).
 
 mod backing;
+mod open;
+mod reply;
 
 use std::ffi::OsStr;
 use std::path::Path;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use fuser::{
-    AccessFlags, Errno, FileAttr, FileHandle, FileType, Filesystem, FopenFlags, Generation,
-    INodeNo, InitFlags, KernelConfig, LockOwner, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr,
-    ReplyCreate, ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen,
-    ReplyStatfs, ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
+    AccessFlags, Errno, FileHandle, Filesystem, FopenFlags, Generation, INodeNo, InitFlags,
+    KernelConfig, LockOwner, OpenAccMode, OpenFlags, RenameFlags, ReplyAttr, ReplyCreate,
+    ReplyData, ReplyDirectory, ReplyDirectoryPlus, ReplyEmpty, ReplyEntry, ReplyOpen, ReplyStatfs,
+    ReplyWrite, ReplyXattr, Request, TimeOrNow, WriteFlags,
 };
 use tokio::runtime::Handle;
 use tracing::Instrument;
 
-use crate::fs::{Attr, Fs, FsError, Kind, Opened};
-use backing::{Answer, Backings};
+use crate::fs::Fs;
+use backing::Backings;
+use open::{reply_open, reply_ordinary};
+use reply::{errno, file_attr, file_type, xattr_reply};
 
 /// The `fuser::Filesystem` of a mount.
 pub struct FuseAdapter {
@@ -106,130 +110,6 @@ impl FuseAdapter {
 /// The span of one FUSE request: its operation, the kernel's request id and the caller.
 fn request_span(op: &'static str, req: &Request) -> tracing::Span {
     tracing::debug_span!("fuse", op, req = req.unique().0, pid = req.pid())
-}
-
-fn file_attr(a: &Attr) -> FileAttr {
-    FileAttr {
-        ino: INodeNo(a.ino),
-        size: a.size,
-        blocks: a.size.div_ceil(512),
-        atime: a.mtime,
-        mtime: a.mtime,
-        ctime: a.mtime,
-        crtime: a.mtime,
-        kind: match a.kind {
-            Kind::Dir => FileType::Directory,
-            Kind::File => FileType::RegularFile,
-        },
-        perm: a.perm,
-        nlink: a.nlink,
-        uid: a.uid,
-        gid: a.gid,
-        rdev: 0,
-        blksize: a.blksize,
-        flags: 0,
-    }
-}
-
-/// Answers an xattr query: the length when asked for it (size 0), the bytes when they
-/// fit, ERANGE when they do not.
-fn xattr_reply(reply: ReplyXattr, size: u32, value: &[u8]) {
-    if size == 0 {
-        reply.size(value.len() as u32);
-    } else if value.len() <= size as usize {
-        reply.data(value);
-    } else {
-        reply.error(Errno::ERANGE);
-    }
-}
-
-/// How many times (10 ms apart) an open that conflicts with a passthrough handle of another
-/// object version is tried again before it is refused.
-const CONFLICT_RETRIES: usize = 20;
-
-/// Answers an open the ordinary way: reads come to the daemon.
-fn reply_ordinary(opened: &Opened, reply: ReplyOpen) {
-    let mut flags = FopenFlags::empty();
-    if opened.keep_cache {
-        flags |= FopenFlags::FOPEN_KEEP_CACHE;
-    }
-    if opened.direct_io {
-        flags |= FopenFlags::FOPEN_DIRECT_IO;
-    }
-    reply.opened(FileHandle(opened.fh), flags)
-}
-
-/// Answers an open on a mount with passthrough on: by passthrough when the inode's other
-/// handles allow it (see [`Backings`]), else the ordinary way.
-async fn reply_open(fs: &Fs, backings: &Backings, ino: u64, opened: Opened, reply: ReplyOpen) {
-    let etag = opened.object.as_ref().map(|o| &o.etag);
-    let admit = || {
-        backings.admit(ino, opened.fh, etag, opened.backing.as_ref(), |file| {
-            reply.open_backing(file)
-        })
-    };
-    let (mut answer, mut refused) = admit();
-    // A conflict with handles just closed: the kernel sends RELEASE in the background, so
-    // it may reach us after this open. Give it a moment before refusing.
-    for _ in 0..CONFLICT_RETRIES {
-        if !matches!(answer, Answer::Conflict { .. }) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        (answer, refused) = admit();
-    }
-    if let Some(e) = refused {
-        // EPERM (no CAP_SYS_ADMIN in the initial namespace), ELOOP (cache folder too deeply
-        // stacked)...: the same for every file, so stop trying.
-        if fs.passthrough.enabled() {
-            tracing::warn!(
-                "passthrough off: the kernel refused a backing file from the disk cache \
-                 ({e}); files are served the ordinary way"
-            );
-        }
-        fs.passthrough
-            .disable(format!("the kernel refused a backing file: {e}"));
-    }
-    match answer {
-        Answer::Passthrough(id) => {
-            fs.passthrough.opens.fetch_add(1, Ordering::Relaxed);
-            reply.opened_passthrough(FileHandle(opened.fh), FopenFlags::empty(), &id)
-        }
-        Answer::Ordinary => {
-            if opened.backing.is_some() {
-                fs.passthrough.declined.fetch_add(1, Ordering::Relaxed);
-            }
-            reply_ordinary(&opened, reply)
-        }
-        Answer::Conflict { open_etag } => {
-            fs.release(opened.fh);
-            let (name, etag) = match &opened.object {
-                Some(o) => (format!("s3://{}/{}", o.bucket, o.key), o.etag.to_string()),
-                None => (format!("inode {ino}"), String::new()),
-            };
-            let e = FsError::new(
-                libc::EBUSY,
-                format!(
-                    "{name} changed (ETag {etag} now, {open_etag} still open by \
-                     passthrough): the kernel serves one version of a file while it is open \
-                     that way; close the other readers and open it again"
-                ),
-            );
-            reply.error(errno("open", &e))
-        }
-    }
-}
-
-/// Logs an error worth a line and converts it for the kernel.
-fn errno(op: &str, e: &FsError) -> Errno {
-    if !e.message.is_empty() {
-        if e.errno == libc::ENOENT {
-            tracing::debug!(op, errno = e.errno, "{}", e.message);
-        } else {
-            tracing::warn!(op, errno = e.errno, "{}", e.message);
-        }
-    }
-    Errno::from_i32(e.errno)
 }
 
 impl Filesystem for FuseAdapter {
@@ -358,10 +238,7 @@ impl Filesystem for FuseAdapter {
             return;
         };
         for (i, e) in entries.iter().enumerate().skip(offset as usize) {
-            let kind = match e.attr.kind {
-                Kind::Dir => FileType::Directory,
-                Kind::File => FileType::RegularFile,
-            };
+            let kind = file_type(e.attr.kind);
             if reply.add(INodeNo(e.attr.ino), i as u64 + 1, kind, &e.name) {
                 break;
             }

@@ -1,13 +1,11 @@
 //! The command line as documentation: grouped `--help` with defaults, shell completions,
 //! and the committed man page matching the clap definitions.
 
-mod support;
-
 use std::fs;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use support::*;
+use crate::support::*;
 
 // ---- help, completions, man page ----------------------------------------------------
 

@@ -1,11 +1,9 @@
 //! `mastfs query --format`: each format read back by the tool its users read it with
 //! (astropy for the tables, serde for JSON), with the seed query against the MAST stand-in.
 
-mod support;
-
 use std::process::Command;
 
-use support::*;
+use crate::support::*;
 
 const SEED: [&str; 7] = [
     "obs_collection=HST",

@@ -3,13 +3,11 @@
 //! and `--no-passthrough` turns it off. As root on Linux >= 6.9 passthrough must be on;
 //! elsewhere the tests check that the mount says why it is off and serves files as before.
 
-mod support;
-
 use std::fs;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
-use support::*;
+use crate::support::*;
 
 const KEY: &str = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
 const SIZE: usize = 5 * 1024 * 1024 + 12_345;

@@ -1,15 +1,13 @@
 //! `mastfs get`: parallel ranged downloads, resume, verification, never overwriting
 //! silently, and mapping mounted paths and view names to objects.
 
-mod support;
-
 use std::fs;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
+use crate::support::*;
 use mastfs_s3_standin::{Fault, FaultPlan, OpMatch};
-use support::*;
 
 fn server() -> S3Standin {
     public_server()

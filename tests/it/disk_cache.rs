@@ -2,14 +2,12 @@
 //! nothing, `mastfs warm` fills the cache through a mount or without one, and the folder
 //! stays owner-only.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Output;
 
-use support::*;
+use crate::support::*;
 
 const KEY: &str = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
 const SIZE: usize = 5 * 1024 * 1024 + 12_345;

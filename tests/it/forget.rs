@@ -1,13 +1,11 @@
 //! Mount test of inode lifetimes: names the kernel forgets leave the daemon's inode table,
 //! so a walk over a large folder does not grow the daemon for the rest of the mount.
 
-mod support;
-
 use std::fs;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 const FILES: usize = 2000;
 

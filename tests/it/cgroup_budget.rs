@@ -3,13 +3,11 @@
 //! container; a size given on the command line still wins. Needs a writable cgroup file
 //! system (root); skipped, with a line saying so, where there is none.
 
-mod support;
-
 use std::ffi::CString;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 
-use support::*;
+use crate::support::*;
 
 const LIMIT: u64 = 1 << 30;
 

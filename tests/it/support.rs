@@ -1,8 +1,6 @@
 //! The test harness: mounts of the real `mastfs` binary against the local S3 stand-in,
 //! with a guard that always unmounts, fresh temp dirs and free ports.
 
-#![allow(dead_code, unused_imports)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

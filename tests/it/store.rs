@@ -4,17 +4,15 @@
 //! moto runs from the project venv (`scripts/setup-python.sh`); without it the moto half is
 //! skipped with a note, unless `MASTFS_REQUIRE_TOOLS` is set (CI), where it fails.
 
-mod support;
-
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use aws_sdk_s3::primitives::ByteStream;
 use mastfs::store::{ObjectStore, S3Store, S3StoreOptions, StoreCounters, StoreErrorKind};
-use support::*;
 
 const BUCKET: &str = "conformance";
 

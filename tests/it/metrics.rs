@@ -1,12 +1,10 @@
 //! The Prometheus endpoint of a real mount: numbers that move as reads happen, and a clear
 //! failure when the address is taken.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 
-use support::*;
+use crate::support::*;
 
 fn scrape(addr: &str, path: &str) -> (String, String) {
     let mut stream = TcpStream::connect(addr).expect("connect to the metrics endpoint");

@@ -1,14 +1,12 @@
 //! Views end to end: a real mount, the MAST stand-in answering the seed query, the S3
 //! stand-in holding the two DRZ keys.
 
-mod support;
-
 use std::fs;
 use std::os::unix::fs::MetadataExt;
 use std::process::Command;
 
+use crate::support::*;
 use mastfs_mast_standin::SEED_DRZ_SIZE;
-use support::*;
 
 const VIEW: &str = "hst-12062-f606w-drz";
 /// The notebook's view under the name these tests use.

@@ -3,17 +3,14 @@
 //! leaking file descriptors, threads or memory. `MASTFS_SOAK_SECS` lengthens the soak
 //! (default 60 s).
 
-mod faultkit;
-mod support;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::faultkit::*;
+use crate::support::*;
 use bytes::Bytes;
-use faultkit::*;
 use mastfs_s3_standin::{Fault, FaultPlan, OpMatch};
-use support::*;
 
 /// The two tests measure the daemon's memory: one at a time, so neither starves the other.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());

@@ -1,8 +1,6 @@
 //! Helpers of the reliability and load tests: fast deterministic data, reads that cannot
 //! hang the test run, and the daemon's resource figures from /proc.
 
-#![allow(dead_code)]
-
 use std::fs::File;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::Path;

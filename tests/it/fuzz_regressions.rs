@@ -2,7 +2,7 @@
 //! same code the fuzz targets run (fuzz/harness.rs), so a fixed crash stays fixed without
 //! cargo-fuzz or a nightly toolchain.
 
-#[path = "../fuzz/harness.rs"]
+#[path = "../../fuzz/harness.rs"]
 mod harness;
 
 use std::path::PathBuf;

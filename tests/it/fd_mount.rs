@@ -2,15 +2,13 @@
 //! plugin would) opens /dev/fuse, mounts it with `fd=N`, and hands the descriptor to
 //! mastfs, which serves the mount without mounting anything itself.
 
-mod support;
-
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 /// What the helper gives mastfs: an open /dev/fuse already mounted at `mountpoint`.
 fn helper_mount(mountpoint: &Path) -> OwnedFd {

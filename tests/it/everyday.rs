@@ -3,12 +3,10 @@
 //! can act on (no SDK dumps, no doubled prefixes, no colour codes in files, a daemon log
 //! that goes somewhere).
 
-mod support;
-
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use support::*;
+use crate::support::*;
 
 const KEY: &str = "hst/public/jbev/jbeveo010/jbeveo010_drz.fits";
 

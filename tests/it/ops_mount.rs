@@ -1,14 +1,12 @@
 //! Operations: `mount -t fuse.mastfs` and /etc/fstab through mount.fuse3, the install
 //! script, systemd readiness, syslog, SIGHUP, and unmount-then-mount races.
 
-mod support;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::*;
+use crate::support::*;
 
 fn server() -> S3Standin {
     public_server()
