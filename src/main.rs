@@ -5,11 +5,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use mastfs::cli::{Cli, Command, ViewsCommand};
-use mastfs::{config, control, get, help_docs, logging, mount, query, view_status, warm};
+use mastfs::cli::help_docs;
+use mastfs::{config, control, get, logging, mount, query, view_status, warm};
 
 fn main() -> ExitCode {
     // `mastfs SOURCE MOUNTPOINT -o OPTS` (mount.fuse3, fstab) becomes `mastfs mount ...`.
-    let cli = match mastfs::helper_args::command_line() {
+    let cli = match mastfs::cli::command_line() {
         Ok(args) => Cli::parse_from(args),
         Err(message) => {
             eprintln!("mastfs: {message}");

@@ -14,7 +14,7 @@ use mastfs_mast::{
 };
 use serde_json::{Map, Value};
 
-use crate::cli::{QueryArgs, QueryFormat};
+use crate::cli::args::{QueryArgs, QueryFormat};
 use crate::config::{self, Overrides};
 use crate::setup;
 use crate::tables::Table;
