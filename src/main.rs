@@ -6,7 +6,8 @@ use clap::Parser;
 
 use mastfs::cli::{Cli, Command, ViewsCommand};
 use mastfs::cli::help_docs;
-use mastfs::{config, control, get, logging, mount, query, view_status, warm};
+use mastfs::daemon::{control, logging, view_status};
+use mastfs::{config, get, mount, query, warm};
 
 fn main() -> ExitCode {
     // `mastfs SOURCE MOUNTPOINT -o OPTS` (mount.fuse3, fstab) becomes `mastfs mount ...`.

@@ -19,7 +19,7 @@ use anyhow::{anyhow, bail, Context};
 use crate::config::Config;
 use crate::fs::Fs;
 use crate::fuse::FuseAdapter;
-use crate::{control, setup};
+use crate::daemon::{control, setup};
 
 /// How to run a mount.
 pub struct MountRequest {
@@ -315,7 +315,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         };
         if let Some(addr) = req.metrics_addr {
             let _context = runtime.enter();
-            crate::metrics::serve(addr, fs.clone())?;
+            crate::daemon::metrics::serve(addr, fs.clone())?;
         }
         let adapter = FuseAdapter::new(fs.clone(), runtime.handle().clone());
         let mut fuse_config = fuser::Config::default();
@@ -381,7 +381,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         mountpoint.display()
     );
     tracing::info!("{line}");
-    crate::notify::ready(&line);
+    crate::daemon::notify::ready(&line);
     match ready.take() {
         Some(mut f) => {
             let _ = write!(f, "ok {line}");
@@ -392,7 +392,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
     }
     let reason = runtime.block_on(wait_for_end(&background, &fs, signals));
     tracing::info!("{reason}; unmounting {}", mountpoint.display());
-    crate::notify::stopping(&format!("{reason}; unmounting {}", mountpoint.display()));
+    crate::daemon::notify::stopping(&format!("{reason}; unmounting {}", mountpoint.display()));
     if fuse_fd_number(mountpoint).is_some() && !background.guard.is_finished() {
         // The helper that mounted owns the mount point and unmounts it; until it does, the
         // mount answers ENOTCONN. Joining the session would wait for that unmount.
@@ -494,14 +494,14 @@ async fn wait_for_end(
             _ = term.recv() => return "SIGTERM received",
             _ = int.recv() => return "SIGINT received",
             _ = hup.recv() => {
-                crate::notify::reloading(false);
+                crate::daemon::notify::reloading(false);
                 fs.drop_metadata();
                 forget_in_kernel(background.notifier(), fs.known_entries()).await;
                 if let Some(views) = fs.views() {
                     views.refresh_all();
                 }
                 tracing::info!("SIGHUP: dropped cached metadata; refreshing views");
-                crate::notify::reloading(true);
+                crate::daemon::notify::reloading(true);
             }
             _ = tick.tick() => {
                 if background.guard.is_finished() {

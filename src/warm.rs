@@ -24,7 +24,7 @@ use crate::cache::{BlockCache, ObjectRef};
 use crate::cli::args::WarmArgs;
 use crate::config::{self, Overrides};
 use crate::get::{self, Progress, Target};
-use crate::setup;
+use crate::daemon::setup;
 
 /// Bytes asked of the mount per read: large enough for few FUSE round trips.
 const READ_SIZE: usize = 1 << 20;

@@ -56,7 +56,7 @@ pub struct Cli {
         default_value_t,
         help_heading = "Logging"
     )]
-    pub log_format: crate::logging::LogFormat,
+    pub log_format: crate::daemon::logging::LogFormat,
 }
 
 impl Cli {

@@ -13,7 +13,7 @@ use crate::config::{self, Config, ViewLayout};
 use crate::mounts::mastfs_mount_points;
 use crate::namespace::names::is_valid_name;
 use crate::namespace::views::{safe_view_files, ViewFile};
-use crate::setup;
+use crate::daemon::setup;
 
 /// One object to fetch and where it goes.
 #[derive(Clone, Debug)]

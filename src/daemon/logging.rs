@@ -61,7 +61,7 @@ pub fn init(verbose: u8, log_file: Option<&Path>, foreground: bool, format: LogF
         Some(f) => BoxMakeWriter::new(std::sync::Mutex::new(f)),
         None if foreground || log_file.is_some() => BoxMakeWriter::new(std::io::stderr),
         // A daemon logs to the system log (journald or rsyslog) as "mastfs", else to a file.
-        None => match crate::syslog::Syslog::connect() {
+        None => match crate::daemon::syslog::Syslog::connect() {
             Ok(syslog) => {
                 to_syslog = true;
                 BoxMakeWriter::new(syslog)
