@@ -8,17 +8,14 @@
 
 pub mod cache;
 pub mod cli;
+pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod fs;
 pub mod fuse;
-pub mod get;
-pub mod mount;
 pub mod mounts;
 pub mod namespace;
 pub mod paths;
-pub mod query;
 pub mod stats;
 pub mod store;
 pub mod tables;
-pub mod warm;

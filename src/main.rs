@@ -7,7 +7,8 @@ use clap::Parser;
 use mastfs::cli::{Cli, Command, ViewsCommand};
 use mastfs::cli::help_docs;
 use mastfs::daemon::{control, logging, view_status};
-use mastfs::{config, get, mount, query, warm};
+use mastfs::cmd::{get, mount, query, warm};
+use mastfs::config;
 
 fn main() -> ExitCode {
     // `mastfs SOURCE MOUNTPOINT -o OPTS` (mount.fuse3, fstab) becomes `mastfs mount ...`.

@@ -23,7 +23,7 @@ use futures::StreamExt;
 use crate::cache::{BlockCache, ObjectRef};
 use crate::cli::args::WarmArgs;
 use crate::config::{self, Overrides};
-use crate::get::{self, Progress, Target};
+use crate::cmd::get::{self, Progress, Target};
 use crate::daemon::setup;
 
 /// Bytes asked of the mount per read: large enough for few FUSE round trips.
