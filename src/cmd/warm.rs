@@ -22,8 +22,8 @@ use futures::StreamExt;
 
 use crate::cache::{BlockCache, ObjectRef};
 use crate::cli::args::WarmArgs;
-use crate::config::{self, Overrides};
 use crate::cmd::get::{self, Progress, Target};
+use crate::config::{self, Overrides};
 use crate::daemon::setup;
 
 /// Bytes asked of the mount per read: large enough for few FUSE round trips.
@@ -60,7 +60,7 @@ struct MountedPlan {
 }
 
 fn warm_mounted(paths: &[PathBuf], jobs: usize, fancy: bool) -> anyhow::Result<()> {
-    let mountpoints = get::mastfs_mount_points();
+    let mountpoints = crate::mounts::mastfs_mount_points();
     let mut plans: Vec<MountedPlan> = Vec::new();
     for path in paths {
         let canonical = std::fs::canonicalize(path)

@@ -8,16 +8,17 @@
 //! and an interrupted download continues where it stopped), checked for size and, when the
 //! ETag is a plain MD5, for content, then renamed into place with the object's date.
 //!
-//! Here: the command line and the plan (which object goes to which path). Where objects
-//! come from is `sources.rs`, the transfer `download.rs`, the display `progress.rs`.
+//! Here: the plan (which object goes to which path; the arguments are
+//! `crate::cli::args::GetArgs`). Where objects come from is `sources.rs`, the transfer
+//! `download.rs`, the display `progress.rs`, the record of the run `manifest.rs`.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context};
 use crate::cli::args::{GetArgs, GetLayout};
 use crate::config;
 use crate::namespace::names::is_valid_name;
+use anyhow::{anyhow, bail, Context};
 
 mod download;
 mod layout;
@@ -27,13 +28,9 @@ mod progress;
 mod sources;
 mod xattr;
 
-pub(crate) use crate::mounts::mastfs_mount_points;
 use download::{download_all, Options};
 pub(crate) use progress::Progress;
 pub(crate) use sources::{resolve_source, Target};
-
-/// The extended attribute of view files that names their object.
-pub const S3_URI_XATTR: &str = "user.mast.s3_uri";
 
 /// The manifest's place under a destination directory in astroquery's layout.
 const DEFAULT_MANIFEST: &str = "mastDownload/manifest.csv";

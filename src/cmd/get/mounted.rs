@@ -16,8 +16,8 @@ use bytes::Bytes;
 
 use crate::config::Config;
 use crate::daemon::control::{self, MountS3Settings};
-use crate::mounts;
 use crate::daemon::setup;
+use crate::mounts;
 use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError};
 
 /// The S3 settings of the mount `source` is a file of, if it is one.
