@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
+use crate::daemon::logging::{LogFormat, LogSettings};
 
 /// `mastfs --version`: the crate version, the git commit and the build date.
 pub const VERSION: &str = concat!(
@@ -56,7 +57,7 @@ pub struct Cli {
         default_value_t,
         help_heading = "Logging"
     )]
-    pub log_format: crate::daemon::logging::LogFormat,
+    pub log_format: LogFormat,
 }
 
 impl Cli {
@@ -66,6 +67,15 @@ impl Cli {
             self.verbose.max(2)
         } else {
             self.verbose
+        }
+    }
+
+    /// The logging flags, for the command to apply once it knows where it runs.
+    pub fn logging(&self) -> LogSettings {
+        LogSettings {
+            verbose: self.verbosity(),
+            file: self.log_file.clone(),
+            format: self.log_format,
         }
     }
 }

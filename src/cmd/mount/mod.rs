@@ -16,20 +16,15 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::config::Config;
+use crate::cli::args::MountArgs;
+use crate::daemon::logging::LogSettings;
+use crate::daemon::{control, setup};
 use crate::fs::Fs;
 use crate::fuse::FuseAdapter;
-use crate::daemon::{control, setup};
 
-/// How to run a mount.
-pub struct MountRequest {
-    pub mountpoint: PathBuf,
-    pub config: Config,
-    pub foreground: bool,
-    pub allow_other: bool,
-    /// Where to serve Prometheus metrics, if anywhere.
-    pub metrics_addr: Option<std::net::SocketAddr>,
-}
+mod request;
+
+pub use request::MountRequest;
 
 /// What kind of thing sits at a path, as far as mounting is concerned.
 #[derive(Debug, PartialEq, Eq)]
@@ -186,9 +181,17 @@ fn allow_other_warning(
     ))
 }
 
+/// `mastfs mount`: what to mount from the flags, the environment and the config file, then
+/// [`mount`]; logging starts once it is known whether the process stays in the foreground.
+pub fn run(args: &MountArgs, logging: &LogSettings) -> anyhow::Result<()> {
+    mount(MountRequest::from_args(args)?, |foreground| {
+        logging.init(foreground)
+    })
+}
+
 /// Mounts and serves until unmounted. Without `foreground`, forks: the parent returns only
 /// once the mount is live (exit 0, one line saying what is mounted where) or has failed.
-pub fn run(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Result<()> {
+pub fn mount(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Result<()> {
     if let Some(n) = fuse_fd_number(&req.mountpoint) {
         // Checked before forking, so a wrong descriptor fails the command itself.
         take_fuse_fd(n).map(std::mem::forget)?;
