@@ -10,7 +10,7 @@ pub mod mount_options;
 
 use std::ffi::OsString;
 
-pub use args::{Cli, Command, ViewsCommand};
+pub use args::{Cli, Command};
 
 /// The process's command line, rewritten by [`helper_args::rewrite`] against the subcommands
 /// of [`Cli`], its `-o` options expanded by [`mount_options::expand`].

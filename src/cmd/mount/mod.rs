@@ -7,6 +7,9 @@
 //! node plugin, a container runtime hook) opened /dev/fuse, mounted it with `fd=N` and
 //! handed the descriptor over, as for mountpoint-s3 and gcsfuse. mastfs then neither
 //! mounts nor unmounts; the helper owns the mount point.
+//!
+//! What to mount comes from `request.rs`. `mastfs unmount` is here too: it shares the mount
+//! point checks.
 
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
