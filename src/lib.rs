@@ -2,32 +2,22 @@
 //!
 //! The crate is layered as `docs/architecture.md` describes: `store` talks to S3,
 //! `cache` turns reads into cached blocks, `namespace` decides what the tree contains,
-//! `fs` is the filesystem core (inodes, handles, errnos), `fuse` adapts it to the kernel, and
-//! `mount` owns the lifecycle. `config` and `cli` turn flags, environment and files into one
-//! validated configuration.
+//! `fs` is the filesystem core (inodes, handles, errnos), `fuse` adapts it to the kernel.
+//! Above the layers: `cli` parses the command line, `cmd` holds one module per command
+//! (`cmd::mount` owns a mount's lifecycle), and `daemon` what a mount's daemon runs besides
+//! the file system (assembling the layers, control socket, metrics, logging). `config` turns
+//! flags, environment and files into one validated configuration.
 
 pub mod cache;
 pub mod cli;
+pub mod cmd;
 pub mod config;
-pub mod control;
+pub mod daemon;
 pub mod fs;
 pub mod fuse;
-pub mod get;
-pub mod help_docs;
-pub mod helper_args;
-pub mod logging;
-pub mod metrics;
-pub mod mount;
-pub mod mount_options;
 pub mod mounts;
 pub mod namespace;
-pub mod notify;
 pub mod paths;
-pub mod query;
-pub mod setup;
 pub mod stats;
 pub mod store;
-pub mod syslog;
 pub mod tables;
-pub mod view_status;
-pub mod warm;

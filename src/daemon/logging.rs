@@ -21,6 +21,23 @@ pub enum LogFormat {
     Json,
 }
 
+/// The logging flags of the command line, kept until the process knows whether it stays
+/// in the foreground (a mount decides when it daemonizes).
+#[derive(Clone, Debug, Default)]
+pub struct LogSettings {
+    /// The -v count (--debug counts as -vv).
+    pub verbose: u8,
+    pub file: Option<PathBuf>,
+    pub format: LogFormat,
+}
+
+impl LogSettings {
+    /// [`init`] with these settings.
+    pub fn init(&self, foreground: bool) {
+        init(self.verbose, self.file.as_deref(), foreground, self.format)
+    }
+}
+
 /// Installs the global subscriber. A daemon without `--log-file` logs to the system log,
 /// or to [`fallback_log_file`] when there is none (and says so on stderr, which is still
 /// the terminal of `mastfs mount` then); credentials are never logged by any layer.
@@ -61,7 +78,7 @@ pub fn init(verbose: u8, log_file: Option<&Path>, foreground: bool, format: LogF
         Some(f) => BoxMakeWriter::new(std::sync::Mutex::new(f)),
         None if foreground || log_file.is_some() => BoxMakeWriter::new(std::io::stderr),
         // A daemon logs to the system log (journald or rsyslog) as "mastfs", else to a file.
-        None => match crate::syslog::Syslog::connect() {
+        None => match crate::daemon::syslog::Syslog::connect() {
             Ok(syslog) => {
                 to_syslog = true;
                 BoxMakeWriter::new(syslog)

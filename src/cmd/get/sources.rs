@@ -8,12 +8,14 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, Context};
 
 use super::xattr::getxattr;
-use super::S3_URI_XATTR;
 use crate::config::{self, Config, ViewLayout};
+use crate::daemon::setup;
 use crate::mounts::mastfs_mount_points;
 use crate::namespace::names::is_valid_name;
 use crate::namespace::views::{safe_view_files, ViewFile};
-use crate::setup;
+
+/// The extended attribute of view files that names their object.
+pub const S3_URI_XATTR: &str = "user.mast.s3_uri";
 
 /// One object to fetch and where it goes.
 #[derive(Clone, Debug)]

@@ -14,9 +14,9 @@ use mastfs_mast::{
 };
 use serde_json::{Map, Value};
 
-use crate::cli::{QueryArgs, QueryFormat};
+use crate::cli::args::{QueryArgs, QueryFormat};
 use crate::config::{self, Overrides};
-use crate::setup;
+use crate::daemon::setup;
 use crate::tables::Table;
 
 pub fn run(args: &QueryArgs) -> anyhow::Result<()> {
@@ -93,7 +93,7 @@ fn formatted(
         QueryFormat::Json => {
             let mut doc = resolution_json(resolution);
             doc["format_version"] = QUERY_JSON_VERSION.into();
-            doc["resolved_at"] = crate::view_status::rfc3339(resolution.resolved_at).into();
+            doc["resolved_at"] = crate::daemon::view_status::rfc3339(resolution.resolved_at).into();
             serde_json::to_string_pretty(&doc)? + "\n"
         }
     })

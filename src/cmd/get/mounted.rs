@@ -15,9 +15,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use crate::config::Config;
-use crate::control::{self, MountS3Settings};
+use crate::daemon::control::{self, MountS3Settings};
+use crate::daemon::setup;
 use crate::mounts;
-use crate::setup;
 use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError};
 
 /// The S3 settings of the mount `source` is a file of, if it is one.

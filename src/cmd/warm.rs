@@ -18,37 +18,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context};
-use clap::Args;
 use futures::StreamExt;
 
 use crate::cache::{BlockCache, ObjectRef};
+use crate::cli::args::WarmArgs;
+use crate::cmd::get::{self, Progress, Target};
 use crate::config::{self, Overrides};
-use crate::get::{self, Progress, SourceSettings, Target};
-use crate::setup;
-
-#[derive(Debug, Args)]
-pub struct WarmArgs {
-    /// Files or folders under a mastfs mount, s3://BUCKET/KEY URIs, or view names.
-    #[arg(value_name = "PATH", num_args = 1.., required = true)]
-    pub paths: Vec<String>,
-    /// Files read at once.
-    #[arg(short, long, value_name = "N", default_value_t = 4)]
-    pub jobs: usize,
-    /// Plain progress lines even on a terminal.
-    #[arg(long)]
-    pub no_progress: bool,
-    /// Disk cache folder for s3:// URIs and views [default: as `mount --disk-cache`].
-    #[arg(long, value_name = "DIR", help_heading = "Without a mount")]
-    pub cache_dir: Option<PathBuf>,
-    /// Bound of that disk cache [default: 10GiB].
-    #[arg(long, value_name = "SIZE", help_heading = "Without a mount")]
-    pub disk_cache_size: Option<String>,
-    /// Block size of the mount that will read them [default: 1MiB].
-    #[arg(long, value_name = "SIZE", help_heading = "Without a mount")]
-    pub block_size: Option<String>,
-    #[command(flatten)]
-    pub settings: SourceSettings,
-}
+use crate::daemon::setup;
 
 /// Bytes asked of the mount per read: large enough for few FUSE round trips.
 const READ_SIZE: usize = 1 << 20;
@@ -84,7 +60,7 @@ struct MountedPlan {
 }
 
 fn warm_mounted(paths: &[PathBuf], jobs: usize, fancy: bool) -> anyhow::Result<()> {
-    let mountpoints = get::mastfs_mount_points();
+    let mountpoints = crate::mounts::mastfs_mount_points();
     let mut plans: Vec<MountedPlan> = Vec::new();
     for path in paths {
         let canonical = std::fs::canonicalize(path)

@@ -8,17 +8,17 @@
 //! and an interrupted download continues where it stopped), checked for size and, when the
 //! ETag is a plain MD5, for content, then renamed into place with the object's date.
 //!
-//! Here: the command line and the plan (which object goes to which path). Where objects
-//! come from is `sources.rs`, the transfer `download.rs`, the display `progress.rs`.
+//! Here: the plan (which object goes to which path; the arguments are
+//! `crate::cli::args::GetArgs`). Where objects come from is `sources.rs`, the transfer
+//! `download.rs`, the display `progress.rs`, the record of the run `manifest.rs`.
 
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use anyhow::{anyhow, bail, Context};
-use clap::Args;
-
-use crate::config::{self, Overrides};
+use crate::cli::args::{GetArgs, GetLayout};
+use crate::config;
 use crate::namespace::names::is_valid_name;
+use anyhow::{anyhow, bail, Context};
 
 mod download;
 mod layout;
@@ -28,109 +28,12 @@ mod progress;
 mod sources;
 mod xattr;
 
-pub(crate) use crate::mounts::mastfs_mount_points;
 use download::{download_all, Options};
 pub(crate) use progress::Progress;
 pub(crate) use sources::{resolve_source, Target};
 
-/// The extended attribute of view files that names their object.
-pub const S3_URI_XATTR: &str = "user.mast.s3_uri";
-
-#[derive(Debug, Args)]
-pub struct GetArgs {
-    /// What to download: s3://BUCKET/KEY, a file under a mastfs mount, or a view name
-    /// (from the config or --view).
-    #[arg(value_name = "SOURCE", num_args = 1.., required = true)]
-    pub sources: Vec<String>,
-    /// Where to: a file, or a directory (DIR/, an existing one, or for several sources and
-    /// views) that receives each file under its own name.
-    #[arg(value_name = "DEST", required = true)]
-    pub dest: String,
-    /// Replace existing files that differ from the object.
-    #[arg(long)]
-    pub force: bool,
-    /// Ranged GETs in flight per file.
-    #[arg(short, long, value_name = "N", default_value_t = 8)]
-    pub jobs: usize,
-    /// Size of one ranged GET, e.g. 8MiB.
-    #[arg(long, value_name = "SIZE", default_value = "8MiB")]
-    pub part_size: String,
-    /// Plain progress lines even on a terminal.
-    #[arg(long)]
-    pub no_progress: bool,
-    /// Where files of views go in a directory: `flat` (named as in the view's folder) or
-    /// `mast-download` (astroquery's mastDownload/<obs_collection>/<obs_id>/<file>).
-    #[arg(long, value_enum, default_value_t = GetLayout::Flat)]
-    pub layout: GetLayout,
-    /// Write the record of the run here, like astroquery's download_products table (Local
-    /// Path, Status, Message, URL; ECSV for *.ecsv, else CSV) [default with --layout
-    /// mast-download: DIR/mastDownload/manifest.csv].
-    #[arg(long, value_name = "FILE")]
-    pub manifest: Option<PathBuf>,
-    #[command(flatten)]
-    pub settings: SourceSettings,
-}
-
-/// How `get` lays out the files of views in a directory.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum GetLayout {
-    Flat,
-    MastDownload,
-}
-
 /// The manifest's place under a destination directory in astroquery's layout.
 const DEFAULT_MANIFEST: &str = "mastDownload/manifest.csv";
-
-/// The settings that reach S3 and MAST without a mount (`get`, `warm`): the mount's
-/// configuration, as flags.
-#[derive(Debug, Args)]
-#[command(next_help_heading = "Configuration")]
-pub struct SourceSettings {
-    /// Config file (for [s3], [[buckets]] signed = true, [cache], [mast] and [[views]]).
-    #[arg(long, value_name = "FILE")]
-    pub config: Option<PathBuf>,
-    /// S3 endpoint [env: AWS_ENDPOINT_URL] [default: AWS].
-    #[arg(long, value_name = "URL")]
-    pub endpoint_url: Option<String>,
-    /// Address buckets as ENDPOINT/BUCKET.
-    #[arg(long)]
-    pub force_path_style: bool,
-    /// AWS region [env: AWS_REGION] [default: us-east-1].
-    #[arg(long, value_name = "R")]
-    pub region: Option<String>,
-    /// A bucket to read with AWS credentials (repeatable).
-    #[arg(long = "signed-bucket", value_name = "NAME")]
-    pub signed_buckets: Vec<String>,
-    /// Read every bucket anonymously, even those the config marks signed.
-    #[arg(long)]
-    pub no_sign_request: bool,
-    /// AWS shared-config profile for signed buckets [env: AWS_PROFILE].
-    #[arg(long, value_name = "NAME")]
-    pub profile: Option<String>,
-    /// MAST base URL, for view names [env: MASTFS_MAST_URL].
-    #[arg(long, value_name = "URL")]
-    pub mast_url: Option<String>,
-    /// A view to use by name: "NAME CRITERION... [--products FILTER...]" (repeatable).
-    #[arg(long = "view", value_name = "SPEC")]
-    pub views: Vec<String>,
-}
-
-impl SourceSettings {
-    pub fn overrides(&self) -> Overrides {
-        Overrides {
-            config_file: self.config.clone(),
-            signed_buckets: self.signed_buckets.clone(),
-            no_sign_request: self.no_sign_request,
-            profile: self.profile.clone(),
-            endpoint_url: self.endpoint_url.clone(),
-            force_path_style: self.force_path_style,
-            region: self.region.clone(),
-            mast_url: self.mast_url.clone(),
-            views: self.views.clone(),
-            ..Default::default()
-        }
-    }
-}
 
 /// Each target's path inside `dest`, and the targets left out because their name is not a
 /// relative path of safe components (`..`, an absolute path, an empty or overlong

@@ -75,20 +75,6 @@ pub fn rewrite(args: Vec<OsString>, subcommands: &[String]) -> Result<Vec<OsStri
     Ok(out)
 }
 
-/// The process's command line, rewritten by [`rewrite`] against the subcommands of
-/// [`crate::cli::Cli`], its `-o` options expanded by [`crate::mount_options::expand`].
-pub fn command_line() -> Result<Vec<OsString>, String> {
-    use clap::CommandFactory;
-    let cli = crate::cli::Cli::command();
-    let mut names = vec!["help".to_string()];
-    for sub in cli.get_subcommands() {
-        names.push(sub.get_name().to_string());
-        names.extend(sub.get_all_aliases().map(String::from));
-    }
-    let args = rewrite(std::env::args_os().collect(), &names)?;
-    crate::mount_options::expand(args, &cli)
-}
-
 /// The candidate nearest to `word` when it is a typing mistake or two away.
 pub fn closest<'a>(word: &str, candidates: &'a [String]) -> Option<&'a str> {
     candidates

@@ -7,6 +7,9 @@
 //! node plugin, a container runtime hook) opened /dev/fuse, mounted it with `fd=N` and
 //! handed the descriptor over, as for mountpoint-s3 and gcsfuse. mastfs then neither
 //! mounts nor unmounts; the helper owns the mount point.
+//!
+//! What to mount comes from `request.rs`. `mastfs unmount` is here too: it shares the mount
+//! point checks.
 
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -16,20 +19,15 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
 
-use crate::config::Config;
+use crate::cli::args::MountArgs;
+use crate::daemon::logging::LogSettings;
+use crate::daemon::{control, setup};
 use crate::fs::Fs;
 use crate::fuse::FuseAdapter;
-use crate::{control, setup};
 
-/// How to run a mount.
-pub struct MountRequest {
-    pub mountpoint: PathBuf,
-    pub config: Config,
-    pub foreground: bool,
-    pub allow_other: bool,
-    /// Where to serve Prometheus metrics, if anywhere.
-    pub metrics_addr: Option<std::net::SocketAddr>,
-}
+mod request;
+
+pub use request::MountRequest;
 
 /// What kind of thing sits at a path, as far as mounting is concerned.
 #[derive(Debug, PartialEq, Eq)]
@@ -186,9 +184,17 @@ fn allow_other_warning(
     ))
 }
 
+/// `mastfs mount`: what to mount from the flags, the environment and the config file, then
+/// [`mount`]; logging starts once it is known whether the process stays in the foreground.
+pub fn run(args: &MountArgs, logging: &LogSettings) -> anyhow::Result<()> {
+    mount(MountRequest::from_args(args)?, |foreground| {
+        logging.init(foreground)
+    })
+}
+
 /// Mounts and serves until unmounted. Without `foreground`, forks: the parent returns only
 /// once the mount is live (exit 0, one line saying what is mounted where) or has failed.
-pub fn run(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Result<()> {
+pub fn mount(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Result<()> {
     if let Some(n) = fuse_fd_number(&req.mountpoint) {
         // Checked before forking, so a wrong descriptor fails the command itself.
         take_fuse_fd(n).map(std::mem::forget)?;
@@ -315,7 +321,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         };
         if let Some(addr) = req.metrics_addr {
             let _context = runtime.enter();
-            crate::metrics::serve(addr, fs.clone())?;
+            crate::daemon::metrics::serve(addr, fs.clone())?;
         }
         let adapter = FuseAdapter::new(fs.clone(), runtime.handle().clone());
         let mut fuse_config = fuser::Config::default();
@@ -381,7 +387,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
         mountpoint.display()
     );
     tracing::info!("{line}");
-    crate::notify::ready(&line);
+    crate::daemon::notify::ready(&line);
     match ready.take() {
         Some(mut f) => {
             let _ = write!(f, "ok {line}");
@@ -392,7 +398,7 @@ fn serve(req: &MountRequest, mountpoint: &Path, ready: Option<OwnedFd>) -> anyho
     }
     let reason = runtime.block_on(wait_for_end(&background, &fs, signals));
     tracing::info!("{reason}; unmounting {}", mountpoint.display());
-    crate::notify::stopping(&format!("{reason}; unmounting {}", mountpoint.display()));
+    crate::daemon::notify::stopping(&format!("{reason}; unmounting {}", mountpoint.display()));
     if fuse_fd_number(mountpoint).is_some() && !background.guard.is_finished() {
         // The helper that mounted owns the mount point and unmounts it; until it does, the
         // mount answers ENOTCONN. Joining the session would wait for that unmount.
@@ -494,14 +500,14 @@ async fn wait_for_end(
             _ = term.recv() => return "SIGTERM received",
             _ = int.recv() => return "SIGINT received",
             _ = hup.recv() => {
-                crate::notify::reloading(false);
+                crate::daemon::notify::reloading(false);
                 fs.drop_metadata();
                 forget_in_kernel(background.notifier(), fs.known_entries()).await;
                 if let Some(views) = fs.views() {
                     views.refresh_all();
                 }
                 tracing::info!("SIGHUP: dropped cached metadata; refreshing views");
-                crate::notify::reloading(true);
+                crate::daemon::notify::reloading(true);
             }
             _ = tick.tick() => {
                 if background.guard.is_finished() {

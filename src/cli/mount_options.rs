@@ -148,7 +148,7 @@ fn unknown(key: &str, mount: &Command, cli: &Command) -> String {
         .collect();
     known.sort();
     known.dedup();
-    let near = crate::helper_args::closest(key, &known);
+    let near = crate::cli::helper_args::closest(key, &known);
     format!(
         "unknown mount option '{key}'{}; known: {}, and the generic ro, rw, nodev, nosuid, noexec, _netdev, nofail, noauto, user, defaults, x-systemd.*",
         near.map(|n| format!(" (did you mean '{n}'?)")).unwrap_or_default(),

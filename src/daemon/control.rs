@@ -268,7 +268,7 @@ async fn handle(fs: &Fs, s3: &MountS3Settings, request: Request) -> Response {
             detail: serde_json::json!({
                 "open_files": fs.open_files(),
                 "views": fs.views().map(|v| v.status()).unwrap_or_default()
-                    .iter().map(crate::view_status::to_json).collect::<Vec<_>>(),
+                    .iter().map(crate::daemon::view_status::to_json).collect::<Vec<_>>(),
             }),
         },
         Request::S3Settings => Response {

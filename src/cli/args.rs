@@ -1,10 +1,13 @@
-//! The command line: clap definitions and the mapping of `-o` mount options to flags.
+//! Every clap definition of the command line: the subcommands, their arguments, and how
+//! those arguments become configuration overrides. Commands (`crate::cmd`) take these
+//! values; the mount-helper form and `-o` are rewritten into this shape before clap parses.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::config::Overrides;
+use crate::daemon::logging::{LogFormat, LogSettings};
 
 /// `mastfs --version`: the crate version, the git commit and the build date.
 pub const VERSION: &str = concat!(
@@ -54,7 +57,7 @@ pub struct Cli {
         default_value_t,
         help_heading = "Logging"
     )]
-    pub log_format: crate::logging::LogFormat,
+    pub log_format: LogFormat,
 }
 
 impl Cli {
@@ -64,6 +67,15 @@ impl Cli {
             self.verbose.max(2)
         } else {
             self.verbose
+        }
+    }
+
+    /// The logging flags, for the command to apply once it knows where it runs.
+    pub fn logging(&self) -> LogSettings {
+        LogSettings {
+            verbose: self.verbosity(),
+            file: self.log_file.clone(),
+            format: self.log_format,
         }
     }
 }
@@ -87,10 +99,10 @@ pub enum Command {
     Stats { mountpoint: PathBuf },
     /// Download files: s3:// URIs, files under a mount, or whole views, with parallel
     /// ranged GETs, resumable (DEST.part), verified (size, MD5 ETags).
-    Get(crate::get::GetArgs),
+    Get(GetArgs),
     /// Pull files into the disk cache before they are needed: files or folders under a
     /// mount started with --disk-cache, or s3:// URIs and views without a mount.
-    Warm(crate::warm::WarmArgs),
+    Warm(WarmArgs),
     /// Print a shell completion script, e.g. `mastfs completions bash >
     /// /usr/share/bash-completion/completions/mastfs`.
     Completions {
@@ -311,6 +323,123 @@ impl MountArgs {
             gid: self.gid,
             file_mode: self.file_mode.clone(),
             dir_mode: self.dir_mode.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct GetArgs {
+    /// What to download: s3://BUCKET/KEY, a file under a mastfs mount, or a view name
+    /// (from the config or --view).
+    #[arg(value_name = "SOURCE", num_args = 1.., required = true)]
+    pub sources: Vec<String>,
+    /// Where to: a file, or a directory (DIR/, an existing one, or for several sources and
+    /// views) that receives each file under its own name.
+    #[arg(value_name = "DEST", required = true)]
+    pub dest: String,
+    /// Replace existing files that differ from the object.
+    #[arg(long)]
+    pub force: bool,
+    /// Ranged GETs in flight per file.
+    #[arg(short, long, value_name = "N", default_value_t = 8)]
+    pub jobs: usize,
+    /// Size of one ranged GET, e.g. 8MiB.
+    #[arg(long, value_name = "SIZE", default_value = "8MiB")]
+    pub part_size: String,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Where files of views go in a directory: `flat` (named as in the view's folder) or
+    /// `mast-download` (astroquery's mastDownload/<obs_collection>/<obs_id>/<file>).
+    #[arg(long, value_enum, default_value_t = GetLayout::Flat)]
+    pub layout: GetLayout,
+    /// Write the record of the run here, like astroquery's download_products table (Local
+    /// Path, Status, Message, URL; ECSV for *.ecsv, else CSV) [default with --layout
+    /// mast-download: DIR/mastDownload/manifest.csv].
+    #[arg(long, value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+    #[command(flatten)]
+    pub settings: SourceSettings,
+}
+
+/// How `get` lays out the files of views in a directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum GetLayout {
+    Flat,
+    MastDownload,
+}
+
+#[derive(Debug, Args)]
+pub struct WarmArgs {
+    /// Files or folders under a mastfs mount, s3://BUCKET/KEY URIs, or view names.
+    #[arg(value_name = "PATH", num_args = 1.., required = true)]
+    pub paths: Vec<String>,
+    /// Files read at once.
+    #[arg(short, long, value_name = "N", default_value_t = 4)]
+    pub jobs: usize,
+    /// Plain progress lines even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
+    /// Disk cache folder for s3:// URIs and views [default: as `mount --disk-cache`].
+    #[arg(long, value_name = "DIR", help_heading = "Without a mount")]
+    pub cache_dir: Option<PathBuf>,
+    /// Bound of that disk cache [default: 10GiB].
+    #[arg(long, value_name = "SIZE", help_heading = "Without a mount")]
+    pub disk_cache_size: Option<String>,
+    /// Block size of the mount that will read them [default: 1MiB].
+    #[arg(long, value_name = "SIZE", help_heading = "Without a mount")]
+    pub block_size: Option<String>,
+    #[command(flatten)]
+    pub settings: SourceSettings,
+}
+
+/// The settings that reach S3 and MAST without a mount (`get`, `warm`): the mount's
+/// configuration, as flags.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Configuration")]
+pub struct SourceSettings {
+    /// Config file (for [s3], [[buckets]] signed = true, [cache], [mast] and [[views]]).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// S3 endpoint [env: AWS_ENDPOINT_URL] [default: AWS].
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Address buckets as ENDPOINT/BUCKET.
+    #[arg(long)]
+    pub force_path_style: bool,
+    /// AWS region [env: AWS_REGION] [default: us-east-1].
+    #[arg(long, value_name = "R")]
+    pub region: Option<String>,
+    /// A bucket to read with AWS credentials (repeatable).
+    #[arg(long = "signed-bucket", value_name = "NAME")]
+    pub signed_buckets: Vec<String>,
+    /// Read every bucket anonymously, even those the config marks signed.
+    #[arg(long)]
+    pub no_sign_request: bool,
+    /// AWS shared-config profile for signed buckets [env: AWS_PROFILE].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// MAST base URL, for view names [env: MASTFS_MAST_URL].
+    #[arg(long, value_name = "URL")]
+    pub mast_url: Option<String>,
+    /// A view to use by name: "NAME CRITERION... [--products FILTER...]" (repeatable).
+    #[arg(long = "view", value_name = "SPEC")]
+    pub views: Vec<String>,
+}
+
+impl SourceSettings {
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            config_file: self.config.clone(),
+            signed_buckets: self.signed_buckets.clone(),
+            no_sign_request: self.no_sign_request,
+            profile: self.profile.clone(),
+            endpoint_url: self.endpoint_url.clone(),
+            force_path_style: self.force_path_style,
+            region: self.region.clone(),
+            mast_url: self.mast_url.clone(),
+            views: self.views.clone(),
+            ..Default::default()
         }
     }
 }

@@ -1,5 +1,6 @@
-//! `mastfs views status`: each view's state as stable JSON (RFC 3339 times, what
-//! `--json` prints) and as a table for people (local times, why a view is empty).
+//! Each view's state as the daemon reports it to `mastfs views status`: stable JSON
+//! (RFC 3339 times, what `--json` prints) and the table the command prints for people
+//! (local times, why a view is empty).
 
 use std::time::SystemTime;
 

@@ -1,13 +1,13 @@
-//! Documentation generated from the clap definitions in [`crate::cli`], so it never drifts
-//! from the flags: shell completion scripts (`mastfs completions SHELL`) and the man page
-//! (`mastfs man`, committed as `docs/mastfs.1`; a test checks it is current).
+//! Documentation generated from the clap definitions in [`crate::cli::args`], so it never
+//! drifts from the flags: shell completion scripts (`mastfs completions SHELL`) and the man
+//! page (`mastfs man`, committed as `docs/mastfs.1`; a test checks it is current).
 
 use std::io::{self, Write};
 
 use clap::CommandFactory;
 use clap_complete::Shell;
 
-use crate::cli::Cli;
+use crate::cli::args::Cli;
 
 /// Writes the completion script of `shell` for `mastfs`.
 pub fn completions(shell: Shell, out: &mut dyn Write) {

@@ -13,7 +13,7 @@ use anyhow::{anyhow, bail, Context};
 use futures::StreamExt;
 use md5::{Digest, Md5};
 
-use super::manifest::FileReport;
+use super::manifest::{FileReport, Outcome};
 use super::progress::Progress;
 use super::sources::Target;
 use super::xattr::{fgetxattr, fsetxattr};
@@ -27,12 +27,6 @@ pub(super) struct Options {
     pub(super) force: bool,
     pub(super) jobs: usize,
     pub(super) part_size: u64,
-}
-
-/// How one file ended.
-pub(super) enum Outcome {
-    Downloaded { fetched: u64 },
-    AlreadyThere,
 }
 
 pub(super) async fn download_all(

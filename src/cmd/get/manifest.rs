@@ -7,9 +7,14 @@ use std::path::Path;
 use anyhow::Context;
 use serde_json::{Map, Value};
 
-use super::download::Outcome;
 use super::sources::Target;
 use crate::tables::Table;
+
+/// How one file ended (what the manifest's Status says).
+pub(super) enum Outcome {
+    Downloaded { fetched: u64 },
+    AlreadyThere,
+}
 
 /// The outcome of one file.
 pub(crate) struct FileReport {
