@@ -1,6 +1,6 @@
 //! mastfs: astronomy archive data in S3, mounted as a read-only directory tree.
 //!
-//! The crate is layered as `docs/architecture.md` describes: `store` talks to S3,
+//! The crate is layered as `docs/ARCHITECTURE.md` describes: `store` talks to S3,
 //! `cache` turns reads into cached blocks, `namespace` decides what the tree contains,
 //! `fs` is the filesystem core (inodes, handles, errnos), `fuse` adapts it to the kernel.
 //! Above the layers: `cli` parses the command line, `cmd` holds one module per command
