@@ -25,7 +25,9 @@ use tokio::sync::Semaphore;
 
 use super::pool::{BufferPool, DEFAULT_POOL_BOUND};
 use super::sdk_error;
-use super::{ListPage, ObjectMeta, ObjectStore, StoreCounters, StoreError, StoreErrorKind};
+use super::counters::StoreCounters;
+use super::error::{StoreError, StoreErrorKind};
+use super::object::{ListPage, ObjectMeta, ObjectStore};
 
 /// How to reach S3 and how patient to be.
 #[derive(Clone, Debug)]
