@@ -21,13 +21,14 @@ use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
+use mastfs_retry::RetryPolicy;
 use tokio::sync::Semaphore;
 
-use super::pool::{BufferPool, DEFAULT_POOL_BOUND};
-use super::sdk_error;
 use super::counters::StoreCounters;
 use super::error::{StoreError, StoreErrorKind};
 use super::object::{ListPage, ObjectMeta, ObjectStore};
+use super::pool::{BufferPool, DEFAULT_POOL_BOUND};
+use super::sdk_error;
 
 /// How to reach S3 and how patient to be.
 #[derive(Clone, Debug)]
@@ -75,7 +76,7 @@ pub struct S3Store {
     signed_buckets: HashSet<String>,
     permits: Semaphore,
     counters: Arc<StoreCounters>,
-    max_attempts: u32,
+    retry: RetryPolicy,
     attempt_timeout: Duration,
     /// Block buffers, recycled once the cache and every reader are done with them.
     buffers: Arc<BufferPool>,
@@ -136,7 +137,10 @@ impl S3Store {
             signed_buckets: opts.signed_buckets,
             permits: Semaphore::new(opts.max_concurrent_requests.max(1)),
             counters,
-            max_attempts: opts.max_attempts.max(1),
+            retry: RetryPolicy {
+                max_attempts: opts.max_attempts.max(1),
+                ..S3_RETRY
+            },
             attempt_timeout: opts.attempt_timeout,
             buffers,
             endpoint: match &opts.endpoint_url {
@@ -167,10 +171,10 @@ impl S3Store {
         Fut: Future<Output = Result<T, AttemptError>>,
     {
         let mut last = None;
-        for n in 0..self.max_attempts {
+        for n in 0..self.retry.max_attempts {
             if n > 0 {
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(backoff(n)).await;
+                tokio::time::sleep(self.retry.backoff(n)).await;
             }
             let permit = self.permits.acquire().await;
             let counted = InFlight::count(&self.counters.in_flight);
@@ -211,21 +215,20 @@ impl S3Store {
         err.kind = StoreErrorKind::Unavailable;
         err.message = format!(
             "gave up after {} attempts: {}",
-            self.max_attempts, err.message
+            self.retry.max_attempts, err.message
         );
         Err(err)
     }
 }
 
-/// 100 ms, 200 ms, 400 ms ... capped at 3.2 s, each with up to 50% random jitter.
-fn backoff(attempt: u32) -> Duration {
-    let base = 100u64 << attempt.min(5);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    Duration::from_millis(base + nanos % (base / 2 + 1))
-}
+/// Pauses of 200 ms, 400 ms ... capped at 3.2 s, each with up to 50% random jitter; the
+/// attempt count comes from the options.
+const S3_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    initial_backoff: Duration::from_millis(200),
+    max_backoff: Duration::from_millis(3200),
+    jitter_percent: 50,
+};
 
 fn build_http_client(
     ca_bundle: Option<&PathBuf>,
