@@ -18,8 +18,26 @@ scripts/setup-python.sh "$repo/.venv"
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+step "module layers (no cycles between modules, no file in src/ over 600 lines)"
+python3 scripts/check-layers.py
+
 step "cargo clippy (the first build: about 10 minutes on 2 cores; cargo shows its progress)"
 cargo clippy --workspace --all-targets -- -D warnings
+
+step "cargo deny (licences, duplicate versions, sources; advisories when reachable)"
+if ! cargo deny --version >/dev/null 2>&1; then
+    echo "installing cargo-deny"
+    cargo install --locked cargo-deny
+fi
+# The advisory database is a git repository on GitHub; a machine that cannot reach it still
+# checks everything else rather than failing the run.
+if cargo deny fetch db; then
+    cargo deny check
+else
+    echo "cargo deny: the advisory database cannot be fetched; advisories NOT checked," \
+        "checking licences, bans and sources only"
+    cargo deny check licenses bans sources
+fi
 
 step "rust tests (unit, stand-ins, FUSE mounts)"
 cargo test --workspace --no-fail-fast 2>&1 | tee target/rust-tests.log

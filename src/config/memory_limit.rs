@@ -9,6 +9,8 @@
 
 use std::path::{Path, PathBuf};
 
+use procfs_core::{FromRead, ProcessCGroups};
+
 /// What the daemon needs besides the block cache (runtime, inode table, buffers in flight,
 /// the binary): the soak run's idle RSS is ~63 MiB (docs/RELIABILITY.md), VmHWM at most
 /// cache + 64 MiB.
@@ -39,22 +41,18 @@ pub fn current() -> Option<u64> {
 /// The smallest limit along this process's cgroup path, given the text of
 /// /proc/self/cgroup and where the cgroup file systems are mounted.
 pub fn limit_from(membership: &str, cgroup_root: &Path) -> Option<u64> {
+    let groups = ProcessCGroups::from_read(membership.as_bytes()).ok()?;
     let mut limits = Vec::new();
-    for line in membership.lines() {
-        let mut fields = line.splitn(3, ':');
-        let (Some(_id), Some(controllers), Some(path)) =
-            (fields.next(), fields.next(), fields.next())
-        else {
-            continue;
-        };
-        if controllers.is_empty() {
+    for group in &groups {
+        let path = group.pathname.as_str();
+        if group.controllers.is_empty() {
             limits.extend(smallest_along(
                 &cgroup_root.join("unified"),
                 path,
                 "memory.max",
             ));
             limits.extend(smallest_along(cgroup_root, path, "memory.max"));
-        } else if controllers.split(',').any(|c| c == "memory") {
+        } else if group.controllers.iter().any(|c| c == "memory") {
             limits.extend(smallest_along(
                 &cgroup_root.join("memory"),
                 path,

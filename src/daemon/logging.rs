@@ -133,7 +133,7 @@ pub fn fallback_log_file() -> PathBuf {
     match state {
         Some(dir) => dir.join("mastfs/mastfs.log"),
         None if nix::unistd::geteuid().is_root() => PathBuf::from("/var/log/mastfs.log"),
-        None => dirs::home_dir()
+        None => std::env::home_dir()
             .map(|h| h.join(".local/state"))
             .unwrap_or_else(std::env::temp_dir)
             .join("mastfs/mastfs.log"),

@@ -10,8 +10,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
+use super::error::{StoreError, StoreErrorKind};
 use super::memory::MemoryStore;
-use super::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreErrorKind};
+use super::object::{ListPage, ObjectMeta, ObjectStore};
 
 /// Which requests a fault applies to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

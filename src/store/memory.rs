@@ -11,7 +11,8 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreErrorKind};
+use super::error::{StoreError, StoreErrorKind};
+use super::object::{ListPage, ObjectMeta, ObjectStore};
 
 #[derive(Default)]
 pub struct MemoryStore {

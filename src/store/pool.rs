@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::StoreCounters;
+use super::counters::StoreCounters;
 
 /// Free buffers kept at most, in bytes, by the store's pool: a few blocks' worth, small
 /// next to the 64 MiB the memory bound allows above the cache budget.

@@ -17,15 +17,17 @@ use async_trait::async_trait;
 use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::Region;
-use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::operation::RequestId;
 use aws_sdk_s3::Client;
 use bytes::Bytes;
+use mastfs_retry::RetryPolicy;
 use tokio::sync::Semaphore;
 
+use super::counters::StoreCounters;
+use super::error::{StoreError, StoreErrorKind};
+use super::object::{ListPage, ObjectMeta, ObjectStore};
 use super::pool::{BufferPool, DEFAULT_POOL_BOUND};
-use super::sdk_error;
-use super::{ListPage, ObjectMeta, ObjectStore, StoreCounters, StoreError, StoreErrorKind};
+use super::sdk_error::{classify, AttemptError};
 
 /// How to reach S3 and how patient to be.
 #[derive(Clone, Debug)]
@@ -73,18 +75,12 @@ pub struct S3Store {
     signed_buckets: HashSet<String>,
     permits: Semaphore,
     counters: Arc<StoreCounters>,
-    max_attempts: u32,
+    retry: RetryPolicy,
     attempt_timeout: Duration,
     /// Block buffers, recycled once the cache and every reader are done with them.
     buffers: Arc<BufferPool>,
     /// Where requests go, as error messages name it.
     endpoint: String,
-}
-
-/// The outcome of one failed attempt: try again, or give up now.
-enum AttemptError {
-    Retry(StoreError),
-    Fatal(StoreError),
 }
 
 impl S3Store {
@@ -134,7 +130,10 @@ impl S3Store {
             signed_buckets: opts.signed_buckets,
             permits: Semaphore::new(opts.max_concurrent_requests.max(1)),
             counters,
-            max_attempts: opts.max_attempts.max(1),
+            retry: RetryPolicy {
+                max_attempts: opts.max_attempts.max(1),
+                ..S3_RETRY
+            },
             attempt_timeout: opts.attempt_timeout,
             buffers,
             endpoint: match &opts.endpoint_url {
@@ -165,10 +164,10 @@ impl S3Store {
         Fut: Future<Output = Result<T, AttemptError>>,
     {
         let mut last = None;
-        for n in 0..self.max_attempts {
+        for n in 0..self.retry.max_attempts {
             if n > 0 {
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(backoff(n)).await;
+                tokio::time::sleep(self.retry.backoff(n)).await;
             }
             let permit = self.permits.acquire().await;
             let counted = InFlight::count(&self.counters.in_flight);
@@ -209,21 +208,20 @@ impl S3Store {
         err.kind = StoreErrorKind::Unavailable;
         err.message = format!(
             "gave up after {} attempts: {}",
-            self.max_attempts, err.message
+            self.retry.max_attempts, err.message
         );
         Err(err)
     }
 }
 
-/// 100 ms, 200 ms, 400 ms ... capped at 3.2 s, each with up to 50% random jitter.
-fn backoff(attempt: u32) -> Duration {
-    let base = 100u64 << attempt.min(5);
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    Duration::from_millis(base + nanos % (base / 2 + 1))
-}
+/// Pauses of 200 ms, 400 ms ... capped at 3.2 s, each with up to 50% random jitter; the
+/// attempt count comes from the options.
+const S3_RETRY: RetryPolicy = RetryPolicy {
+    max_attempts: 5,
+    initial_backoff: Duration::from_millis(200),
+    max_backoff: Duration::from_millis(3200),
+    jitter_percent: 50,
+};
 
 fn build_http_client(
     ca_bundle: Option<&PathBuf>,
@@ -249,53 +247,6 @@ fn build_http_client(
         ))
         .tls_context(context)
         .build_https())
-}
-
-/// Sorts an SDK failure into retry-or-not and the kind the filesystem maps to an errno.
-fn classify<E>(
-    err: SdkError<E>,
-    endpoint: &str,
-    bucket: &str,
-    key: &str,
-    signed: bool,
-) -> AttemptError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    let status = err.raw_response().map(|r| r.status().as_u16());
-    let ids = err
-        .raw_response()
-        .map(|r| sdk_error::request_ids(r.headers()))
-        .unwrap_or_default();
-    let code = err.code().map(str::to_string);
-    let detail = match (&status, &code) {
-        (Some(s), Some(c)) => format!("HTTP {s} {c}{ids}"),
-        (Some(s), None) => format!("HTTP {s}{ids}"),
-        _ => sdk_error::describe(&err, endpoint),
-    };
-    let make = |kind| StoreError::new(kind, bucket, key, detail.clone());
-    match status {
-        Some(404) => AttemptError::Fatal(make(StoreErrorKind::NotFound)),
-        Some(403) | Some(401) => AttemptError::Fatal(make(StoreErrorKind::AccessDenied)),
-        Some(412) => AttemptError::Fatal(make(StoreErrorKind::Changed)),
-        Some(s) if s >= 500 || s == 429 => AttemptError::Retry(make(StoreErrorKind::Unavailable)),
-        Some(_) => AttemptError::Fatal(make(StoreErrorKind::Invalid)),
-        None => {
-            let text = format!("{err:?}");
-            if signed && (text.contains("credentials") || text.contains("Credentials")) {
-                AttemptError::Fatal(StoreError::new(
-                    StoreErrorKind::AccessDenied,
-                    bucket,
-                    key,
-                    "no usable AWS credentials for this signed bucket (looked in the environment, \
-                     the shared config and credentials files/profile, SSO, container and instance \
-                     roles); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE",
-                ))
-            } else {
-                AttemptError::Retry(make(StoreErrorKind::Unavailable))
-            }
-        }
-    }
 }
 
 /// One S3 request counted in flight for as long as it lives: a request whose task is

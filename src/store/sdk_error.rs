@@ -1,8 +1,17 @@
 //! SDK failures said in one line a person can act on: what failed (the endpoint), why (the
 //! innermost causes, by their `Display` text only: never the SDK's `Debug` dumps), what to
-//! do, and S3's request ID when there was an answer (for AWS support and server logs).
+//! do, and S3's request ID when there was an answer (for AWS support and server logs); and
+//! which failures are worth another attempt.
 
-use aws_sdk_s3::error::SdkError;
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use super::error::{StoreError, StoreErrorKind};
+
+/// The outcome of one failed attempt: try again, or give up now.
+pub(super) enum AttemptError {
+    Retry(StoreError),
+    Fatal(StoreError),
+}
 
 /// Words of the SDK's wrapping layers that say nothing to a user.
 const EMPTY_LAYERS: &[&str] = &[
@@ -74,6 +83,53 @@ pub(crate) fn request_ids(headers: &aws_smithy_runtime_api::http::Headers) -> St
         (Some(id), Some(host)) => format!(" (request id {id}, host id {host})"),
         (Some(id), None) => format!(" (request id {id})"),
         _ => String::new(),
+    }
+}
+
+/// Sorts an SDK failure into retry-or-not and the kind the filesystem maps to an errno.
+pub(super) fn classify<E>(
+    err: SdkError<E>,
+    endpoint: &str,
+    bucket: &str,
+    key: &str,
+    signed: bool,
+) -> AttemptError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    let ids = err
+        .raw_response()
+        .map(|r| request_ids(r.headers()))
+        .unwrap_or_default();
+    let code = err.code().map(str::to_string);
+    let detail = match (&status, &code) {
+        (Some(s), Some(c)) => format!("HTTP {s} {c}{ids}"),
+        (Some(s), None) => format!("HTTP {s}{ids}"),
+        _ => describe(&err, endpoint),
+    };
+    let make = |kind| StoreError::new(kind, bucket, key, detail.clone());
+    match status {
+        Some(404) => AttemptError::Fatal(make(StoreErrorKind::NotFound)),
+        Some(403) | Some(401) => AttemptError::Fatal(make(StoreErrorKind::AccessDenied)),
+        Some(412) => AttemptError::Fatal(make(StoreErrorKind::Changed)),
+        Some(s) if s >= 500 || s == 429 => AttemptError::Retry(make(StoreErrorKind::Unavailable)),
+        Some(_) => AttemptError::Fatal(make(StoreErrorKind::Invalid)),
+        None => {
+            let text = format!("{err:?}");
+            if signed && (text.contains("credentials") || text.contains("Credentials")) {
+                AttemptError::Fatal(StoreError::new(
+                    StoreErrorKind::AccessDenied,
+                    bucket,
+                    key,
+                    "no usable AWS credentials for this signed bucket (looked in the environment, \
+                     the shared config and credentials files/profile, SSO, container and instance \
+                     roles); set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE",
+                ))
+            } else {
+                AttemptError::Retry(make(StoreErrorKind::Unavailable))
+            }
+        }
     }
 }
 

@@ -26,7 +26,7 @@ pub struct ClientOptions {
     pub max_response_bytes: u64,
     /// Extra attempts after a 5xx, a connection error or a request timeout.
     pub retries: u32,
-    /// First pause between retries; doubled each time, capped at 10 s.
+    /// First pause between retries; doubled each time, capped at 10 s, plus up to 50% jitter.
     pub retry_backoff: Duration,
     /// Pause between two polls of a query MAST reports as EXECUTING.
     pub poll_interval: Duration,

@@ -1,9 +1,11 @@
 //! One HTTP exchange with MAST, made robust: per-request timeout, a deadline shared by a
-//! whole logical query, bounded retries with exponential backoff on 5xx / connection errors /
-//! timeouts, and a response-size cap enforced while the body streams in.
+//! whole logical query, bounded retries on 5xx / connection errors / timeouts (the backoff of
+//! the shared `mastfs-retry` policy, as the S3 store's), and a response-size cap enforced
+//! while the body streams in.
 
 use std::time::{Duration, Instant};
 
+use mastfs_retry::RetryPolicy;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, USER_AGENT};
 
 use crate::error::MastError;
@@ -12,8 +14,10 @@ use crate::options::ClientOptions;
 const USER_AGENT_VALUE: &str = concat!("mastfs/", env!("CARGO_PKG_VERSION"));
 /// How much of an error body to quote in messages.
 const ERROR_BODY_QUOTE: usize = 300;
-/// Upper bound of the retry pause.
+/// Upper bound of the retry pause (before jitter).
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// Random share added to each retry pause, as for S3.
+const JITTER_PERCENT: u32 = 50;
 
 /// The wall-clock budget of one logical query.
 #[derive(Debug, Clone, Copy)]
@@ -85,8 +89,12 @@ impl Transport {
         request: &HttpRequest,
         deadline: Deadline,
     ) -> Result<Vec<u8>, MastError> {
-        let attempts_allowed = self.options.retries + 1;
-        let mut backoff = self.options.retry_backoff;
+        let policy = RetryPolicy {
+            max_attempts: self.options.retries.saturating_add(1),
+            initial_backoff: self.options.retry_backoff,
+            max_backoff: MAX_BACKOFF,
+            jitter_percent: JITTER_PERCENT,
+        };
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -111,8 +119,8 @@ impl Transport {
                 Err(AttemptError::Fatal(err)) => return Err(err),
                 Err(other) => other,
             };
-            let pause = backoff.min(deadline.remaining());
-            let out_of_attempts = attempt >= attempts_allowed;
+            let pause = policy.backoff(attempt).min(deadline.remaining());
+            let out_of_attempts = !policy.allows_retry(attempt);
             let out_of_time = deadline.remaining() <= pause;
             if out_of_attempts || out_of_time {
                 return Err(final_error(
@@ -131,7 +139,6 @@ impl Transport {
                 describe(&failure)
             );
             tokio::time::sleep(pause).await;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
         }
     }
 

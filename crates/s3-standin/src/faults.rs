@@ -3,7 +3,7 @@
 //! request by request, whether a fault applies.
 
 use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
 
 use parking_lot::Mutex;

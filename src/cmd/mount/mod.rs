@@ -38,20 +38,6 @@ enum MountPointState {
     Mounted,
 }
 
-fn mounted_paths() -> Vec<String> {
-    std::fs::read_to_string("/proc/self/mounts")
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(1))
-        .map(|p| p.replace("\\040", " "))
-        .collect()
-}
-
-fn is_mount_point(path: &Path) -> bool {
-    let p = path.to_string_lossy();
-    mounted_paths().iter().any(|m| *m == p)
-}
-
 fn check_mount_point(path: &Path) -> anyhow::Result<MountPointState> {
     match std::fs::metadata(path) {
         Err(e) if e.raw_os_error() == Some(libc::ENOTCONN) => return Ok(MountPointState::Stale),
@@ -66,7 +52,7 @@ fn check_mount_point(path: &Path) -> anyhow::Result<MountPointState> {
         Ok(m) if !m.is_dir() => bail!("mount point {} is not a directory", path.display()),
         Ok(_) => {}
     }
-    if is_mount_point(path) {
+    if crate::mounts::is_mount_point(path) {
         // stat(2) can answer from attributes the kernel cached before the daemon died;
         // statfs(2) always asks the daemon, so a dead one shows here.
         if let Err(nix::errno::Errno::ENOTCONN | nix::errno::Errno::ECONNABORTED) =
@@ -140,7 +126,7 @@ pub fn unmount(path: &Path, lazy: bool) -> anyhow::Result<()> {
     let path = absolute(path)?;
     let stale =
         matches!(std::fs::metadata(&path), Err(e) if e.raw_os_error() == Some(libc::ENOTCONN));
-    if !stale && !is_mount_point(&path) {
+    if !stale && !crate::mounts::is_mount_point(&path) {
         bail!("{} is not mounted", path.display());
     }
     if lazy || stale {

@@ -522,3 +522,67 @@ fn mount_without_views_tells_the_kernel_it_has_no_xattrs() {
         "ls -l lists a total line and both files: {ls:?}"
     );
 }
+
+/// The mount table escapes a tab as `\011` and a backslash as `\134`: `mastfs stats` (which
+/// finds the mount's daemon) and `mastfs unmount` must both read them back.
+#[test]
+fn a_mount_point_with_a_tab_and_a_backslash_is_found_and_unmounted() {
+    let s3 = server();
+    s3.put_object("stpubdata", "a.txt", b"abc".to_vec());
+    let dir = tempfile::tempdir().unwrap();
+    let mountpoint = dir.path().join("tab\there back\\slash");
+    fs::create_dir(&mountpoint).unwrap();
+    let out = mastfs_command(dir.path())
+        .arg("mount")
+        .arg(&mountpoint)
+        .args(["--endpoint-url", &s3.endpoint_url(), "--force-path-style"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "mount: {}", text(&out));
+    let guard = unmount_on_drop(&mountpoint);
+    assert_eq!(
+        fs::read(mountpoint.join("stpubdata/a.txt")).unwrap(),
+        b"abc"
+    );
+
+    let out = mastfs_command(dir.path())
+        .arg("stats")
+        .arg(&mountpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stats finds the mount: expected success, got {}",
+        text(&out)
+    );
+    let out = mastfs_command(dir.path())
+        .arg("unmount")
+        .arg(&mountpoint)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "unmount finds the mount: expected success, got {}",
+        text(&out)
+    );
+    assert!(
+        fs::read_dir(&mountpoint).unwrap().next().is_none(),
+        "expected the empty mount point after mastfs unmount, got its mounted contents"
+    );
+    drop(guard);
+}
+
+/// Detaches `path` when dropped, so a failed assertion leaves no mount behind.
+fn unmount_on_drop(path: &std::path::Path) -> impl Drop + '_ {
+    struct Detach<'a>(&'a std::path::Path);
+    impl Drop for Detach<'_> {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount")
+                .arg("-l")
+                .arg(self.0)
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    Detach(path)
+}
