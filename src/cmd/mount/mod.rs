@@ -245,6 +245,9 @@ pub fn mount(req: MountRequest, init_logging: impl FnOnce(bool)) -> anyhow::Resu
             let result = serve(&req, &mountpoint, Some(write_end));
             if let Err(e) = &result {
                 tracing::error!("{e:#}");
+                // The parent has the error through the pipe and prints it: printing it here
+                // as well would interleave two copies on the same terminal.
+                std::process::exit(1);
             }
             result
         }
