@@ -6,7 +6,7 @@
 //! prefixes themselves, without asking S3. With [`PersistedMetadata`] attached, listings and
 //! names found are also kept on disk and answer a later mount's lookups within the TTL.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -17,8 +17,9 @@ use super::bounded::BytesBounded;
 use super::child::Child;
 use super::names::{has_extension, is_valid_name};
 use super::persisted::PersistedMetadata;
+use super::subtree::SubtreePage;
 use crate::config::BucketConfig;
-use crate::store::{ListPage, ObjectMeta, ObjectStore, StoreError, StoreErrorKind};
+use crate::store::{ListPage, ObjectStore, StoreError, StoreErrorKind};
 
 /// A complete listing of one directory.
 #[derive(Debug)]
@@ -51,6 +52,8 @@ pub struct BucketTrees {
     /// First pages of listings too long to keep whole, fetched by a lookup: the next
     /// `list` of that directory continues from them instead of asking for page one again.
     head_starts: Mutex<BytesBounded<(String, String), (ListPage, Instant)>>,
+    /// Subtree pages fetched beside folder lookups (see `subtree.rs`).
+    subtrees: Mutex<BytesBounded<(String, String), Arc<SubtreePage>>>,
     ttl: Duration,
     negative_ttl: Duration,
     persisted: Option<Arc<PersistedMetadata>>,
@@ -144,9 +147,10 @@ impl BucketTrees {
             store,
             scopes,
             order,
-            listings: Mutex::new(BytesBounded::new(METADATA_BUDGET * 3 / 4)),
+            listings: Mutex::new(BytesBounded::new(METADATA_BUDGET * 5 / 8)),
             missing: Mutex::new(BytesBounded::new(METADATA_BUDGET / 8)),
             head_starts: Mutex::new(BytesBounded::new(METADATA_BUDGET / 8)),
+            subtrees: Mutex::new(BytesBounded::new(METADATA_BUDGET / 8)),
             ttl,
             negative_ttl,
             persisted: None,
@@ -178,15 +182,20 @@ impl BucketTrees {
     /// The same trees with metadata caches bounded by `budget` bytes instead.
     #[cfg(test)]
     pub fn with_metadata_budget(mut self, budget: u64) -> BucketTrees {
-        self.listings = Mutex::new(BytesBounded::new(budget * 3 / 4));
+        self.listings = Mutex::new(BytesBounded::new(budget * 5 / 8));
         self.missing = Mutex::new(BytesBounded::new(budget / 8));
         self.head_starts = Mutex::new(BytesBounded::new(budget / 8));
+        self.subtrees = Mutex::new(BytesBounded::new(budget / 8));
         self
     }
 
-    /// Bytes the metadata caches hold (listings, missing names, first pages), estimated.
+    /// Bytes the metadata caches hold (listings, missing names, first pages, subtree pages),
+    /// estimated.
     pub fn metadata_bytes(&self) -> u64 {
-        self.listings.lock().bytes() + self.missing.lock().bytes() + self.head_starts.lock().bytes()
+        self.listings.lock().bytes()
+            + self.missing.lock().bytes()
+            + self.head_starts.lock().bytes()
+            + self.subtrees.lock().bytes()
     }
 
     /// Forgets every cached listing and missing name (SIGHUP, refresh).
@@ -194,6 +203,7 @@ impl BucketTrees {
         self.listings.lock().clear();
         self.missing.lock().clear();
         self.head_starts.lock().clear();
+        self.subtrees.lock().clear();
         if let Some(p) = &self.persisted {
             p.clear();
         }
@@ -368,7 +378,15 @@ impl BucketTrees {
         );
         let page = page?;
         match subtree {
-            Ok(subtree) => self.learn_subtree(bucket, &as_dir, &subtree),
+            Ok(subtree) => {
+                let page = SubtreePage::new(&as_dir, subtree);
+                let bytes = entry_bytes(bucket, &as_dir) + page.bytes(ENTRY_OVERHEAD);
+                self.subtrees.lock().insert(
+                    (bucket.to_string(), as_dir.clone()),
+                    Arc::new(page),
+                    bytes,
+                );
+            }
             // Only a head start: the walk then lists each level as it comes.
             Err(e) => tracing::debug!(bucket, prefix = %as_dir, error = %e, "subtree LIST failed"),
         }
@@ -392,53 +410,30 @@ impl BucketTrees {
         }
     }
 
-    /// Keeps the listings of the folders below `top` that a subtree page (keys in order,
-    /// no delimiter) shows completely: all of them when the page is the last, otherwise
-    /// those whose keys all sort before the page's last key (the keys under a prefix are
-    /// contiguous in key order, so only the folders holding the last key may go on beyond
-    /// the page). `top`'s own listing comes from its delimiter LIST.
-    fn learn_subtree(&self, bucket: &str, top: &str, page: &ListPage) {
-        let last = page.objects.last().map(|o| o.key.as_str()).unwrap_or("");
-        let complete = |folder: &str| page.next_token.is_none() || !last.starts_with(folder);
-        let mut folders: BTreeMap<String, (Vec<ObjectMeta>, BTreeSet<String>)> = BTreeMap::new();
-        for obj in &page.objects {
-            let Some(rel) = obj.key.strip_prefix(top) else {
-                continue;
-            };
-            let mut parent = top.len();
-            for (slash, _) in rel.match_indices('/') {
-                let folder = &obj.key[..top.len() + slash + 1];
-                if parent > top.len() {
-                    let entry = folders.entry(obj.key[..parent].to_string()).or_default();
-                    entry.1.insert(folder.to_string());
+    /// The listing of `dir` from a fresh subtree page of one of its parent folders, made
+    /// (and then kept like a listed one) when that page shows the folder whole.
+    fn listed_by_subtree(&self, bucket: &str, dir: &str) -> Option<Arc<Listing>> {
+        let tops = dir
+            .char_indices()
+            .filter(|&(i, c)| c == '/' && i + 1 < dir.len())
+            .map(|(i, _)| &dir[..=i]);
+        let listing = {
+            let mut subtrees = self.subtrees.lock();
+            let mut found = None;
+            for top in tops {
+                let Some(page) = subtrees.get(&(bucket.to_string(), top.to_string())) else {
+                    continue;
+                };
+                if page.fetched.elapsed() < self.ttl {
+                    found = page.listing_of(dir);
+                    if found.is_some() {
+                        break;
+                    }
                 }
-                parent = folder.len();
             }
-            if parent > top.len() {
-                let entry = folders.entry(obj.key[..parent].to_string()).or_default();
-                entry.0.push(obj.clone());
-            }
-        }
-        let mut learned = 0;
-        for (folder, (objects, prefixes)) in folders {
-            if !complete(&folder) || self.cached(bucket, &folder).is_some() {
-                continue;
-            }
-            let listing = ListPage {
-                objects,
-                prefixes: prefixes.into_iter().collect(),
-                next_token: None,
-            };
-            self.remember(bucket, &folder, std::slice::from_ref(&listing));
-            learned += 1;
-        }
-        tracing::debug!(
-            bucket,
-            prefix = top,
-            keys = page.objects.len(),
-            learned,
-            "subtree page"
-        );
+            found
+        }?;
+        Some(self.remember(bucket, dir, std::slice::from_ref(&listing)))
     }
 
     /// Fresh metadata of one key (to revalidate an open after the TTL).
@@ -450,8 +445,8 @@ impl BucketTrees {
         self.store.head(bucket, key).await
     }
 
-    /// The listing of `dir` while fresh: from memory, else from disk (then kept in memory,
-    /// as old as it was on disk).
+    /// The listing of `dir` while fresh: from memory, else from a subtree page of a parent,
+    /// else from disk (then kept in memory, as old as it was on disk).
     fn cached(&self, bucket: &str, dir: &str) -> Option<Arc<Listing>> {
         {
             let mut listings = self.listings.lock();
@@ -460,6 +455,9 @@ impl BucketTrees {
                     return Some(l.clone());
                 }
             }
+        }
+        if let Some(l) = self.listed_by_subtree(bucket, dir) {
+            return Some(l);
         }
         let (children, age) = self.persisted.as_ref()?.listing(bucket, dir)?;
         let bytes = entry_bytes(bucket, dir) + listing_bytes(dir, &children);

@@ -11,6 +11,7 @@ mod error;
 pub mod names;
 mod node;
 pub mod persisted;
+mod subtree;
 pub mod views;
 
 use std::sync::Arc;
