@@ -279,3 +279,64 @@ async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
         "blocks fetched past the HDU being read: {past:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cutout_run_reads_its_next_blocks_together_and_header_reads_do_not() {
+    let store = Arc::new(MemoryStore::new());
+    let data_len = 8_000_000usize;
+    let data = fits_file(2, data_len);
+    store.put("b", "z_drz.fits", "e", data.clone());
+    let cache = BlockCache::new(store.clone(), 1 << 20, 64 << 20);
+    let o = obj("z_drz.fits", "e", data.len());
+    cache.hint_open(&o);
+    // Wait for the head's header windows, so header reads are fragment reads.
+    let reader = cache.open(&o, 64 << 20);
+    reader.read(0, 131_072).await.unwrap();
+    for _ in 0..200 {
+        if cache.counters.hint_fetches.load(Ordering::Relaxed) >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let header_at = 2880 + (2880 + data_len.div_ceil(2880) * 2880) as u64;
+    for k in 0..3 {
+        let offset = header_at + k * 4096;
+        reader.read(offset, 4096).await.unwrap();
+    }
+    assert_eq!(
+        cache.counters.prefetched.load(Ordering::Relaxed),
+        0,
+        "header reads fetched blocks ahead: {:?}",
+        store.gets.lock()
+    );
+    // Rows of a cutout in the second extension's data: 128 KiB read-around requests in a
+    // row from 2.6 MB into the data, over three blocks, the first two in the first block.
+    let start = header_at + 2880 + 2_600_000;
+    let misses_before = cache.counters.misses.load(Ordering::Relaxed);
+    assert_eq!((start >> 20, (start + 20 * 131_072 - 1) >> 20), (10, 12));
+    for i in 0..20u64 {
+        let offset = start + i * 131_072;
+        let got = reader.read(offset, 131_072).await.unwrap();
+        assert!(
+            got[..] == data[offset as usize..offset as usize + 131_072],
+            "bytes of cutout read {i} at {offset} differ"
+        );
+        if i == 1 {
+            assert_eq!(
+                cache.counters.prefetched.load(Ordering::Relaxed),
+                2,
+                "expected the two blocks after the cutout's first asked at its second read"
+            );
+        }
+    }
+    let misses = cache.counters.misses.load(Ordering::Relaxed) - misses_before;
+    assert_eq!(
+        misses, 1,
+        "expected one block waited for (the first), the others fetched ahead together"
+    );
+    assert_eq!(
+        reader.close(),
+        0,
+        "nothing left to stop: the reads used both"
+    );
+}

@@ -294,6 +294,12 @@ impl Fragments {
             .map(|f| (f.range.start, f.fetch.clone()))
     }
 
+    /// True when some fragment of `obj` holds a byte of `range` (a header read).
+    pub fn touch(&self, obj: &ObjectRef, range: &Range<u64>) -> bool {
+        self.of_object(obj)
+            .any(|f| f.range.start < range.end && range.start < f.range.end)
+    }
+
     /// The widest part of `range` a fragment of the block's object holds, where that
     /// fragment starts, and its fetch.
     pub fn overlapping(

@@ -6,9 +6,11 @@
 //! ```text
 //! Reader::read(offset, len)
 //!   ├─ Fetcher::unit_end         where the unit (ASDF block, FITS HDU) being read ends
-//!   ├─ ReadAhead::on_read_in_unit / read_past
+//!   ├─ ReadAhead::on_read_in_unit / near_ahead / read_past
 //!   │                            this handle's read-ahead policy (readahead.rs): blocks
-//!   │                            to fetch ahead, blocks streamed past
+//!   │                            to fetch ahead (a stream's window, or a short run's
+//!   │                            near window when no header fragment holds the read),
+//!   │                            blocks streamed past
 //!   ├─ Fetcher::prefetch         start those fetches, claimed by this handle (fetch.rs)
 //!   ├─ read_range                the bytes: from a format-aware fragment, else from the
 //!   │    └─ Fetcher::block       blocks: hit, join a fetch under way, or a new fetch
@@ -128,9 +130,16 @@ impl Reader {
     pub async fn read(&self, offset: u64, len: u64) -> Result<Bytes, StoreError> {
         let object = &self.object;
         let unit_end = self.fetcher.unit_end(object, offset);
+        let header_read = {
+            let range = offset..offset.saturating_add(len);
+            self.fetcher.memory.lock().fragments.touch(object, &range)
+        };
         let (ahead, behind) = {
             let mut ra = self.readahead.lock();
-            let ahead = ra.on_read_in_unit(offset, len, object.size, unit_end);
+            let mut ahead = ra.on_read_in_unit(offset, len, object.size, unit_end);
+            if ahead.is_empty() && !header_read {
+                ahead = ra.near_ahead(object.size);
+            }
             (ahead, ra.read_past())
         };
         if !ahead.is_empty() {
