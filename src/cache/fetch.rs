@@ -223,13 +223,13 @@ impl Fetcher {
             .drop_streamed(obj, blocks, &self.counters);
     }
 
-    /// Where the unit (an ASDF block, a FITS HDU) holding `offset` ends, as far as the
-    /// format-aware prefetch learnt; the object's size when nothing is known.
-    pub fn unit_end(&self, obj: &ObjectRef, offset: u64) -> u64 {
+    /// The unit (an ASDF block, a FITS HDU) holding `offset`, as far as the format-aware
+    /// prefetch learnt; the whole object when nothing is known.
+    pub fn unit_of(&self, obj: &ObjectRef, offset: u64) -> Range<u64> {
         let units = self.memory.lock().units_of(obj);
         match units {
-            Some(units) => hints::unit_end(&units, offset, obj.size),
-            None => obj.size,
+            Some(units) => hints::unit_of(&units, offset, obj.size),
+            None => 0..obj.size,
         }
     }
 

@@ -89,7 +89,16 @@ pub fn asdf_units(tail: &[u8], tail_start: u64, size: u64) -> Vec<u64> {
 
 /// The end of the unit holding `offset`: the first unit start after it, else the size.
 pub fn unit_end(units: &[u64], offset: u64, size: u64) -> u64 {
-    units.iter().copied().find(|u| *u > offset).unwrap_or(size)
+    unit_of(units, offset, size).end
+}
+
+/// The unit holding `offset`: from the last unit start at or before it (else the start of
+/// the file) to the first unit start after it (else the size). `units` is ascending.
+pub fn unit_of(units: &[u64], offset: u64, size: u64) -> Range<u64> {
+    let after = units.partition_point(|u| *u <= offset);
+    let start = after.checked_sub(1).map_or(0, |i| units[i]);
+    let end = units.get(after).copied().unwrap_or(size);
+    start..end
 }
 
 /// One parsed FITS header: where it starts, its length and its data's padded length.
@@ -563,6 +572,14 @@ mod tests {
             2_000_000,
             "past the index: the size"
         );
+        assert_eq!(unit_of(&units, 600_000, 2_000_000), 600_000..1_000_500);
+        assert_eq!(unit_of(&units, 20_000, 2_000_000), 10490..600_000);
+        assert_eq!(
+            unit_of(&units, 5, 2_000_000),
+            0..10490,
+            "before the first unit"
+        );
+        assert_eq!(unit_of(&units, 1_500_000, 2_000_000), 1_000_500..2_000_000);
         assert!(asdf_units(b"no index here", 0, 100).is_empty());
     }
 

@@ -8,6 +8,14 @@
 //! the reads of one stream slightly out of order when it issues them in parallel, so
 //! "continue" tolerates a small gap either way.
 //!
+//! A run that starts at the start of a unit the format-aware prefetch knows (asdf reading
+//! one array's block from its header on, `fits.getdata` of one HDU) is read the same way
+//! within that unit ([`ReadAhead::on_read_in`]): it reads the whole unit.
+//!
+//! A run broken by one read elsewhere (asdf reads the block index at the tail between
+//! the tree and the block it then reads on with) resumes when the reader comes back to
+//! where it was, as a reader of the unit it is in (a whole-file copy never jumps).
+//!
 //! A short run away from the start of the file (the rows of a memmap cutout: the kernel
 //! sends its 128 KiB read-around requests one page fault after another) gets a near
 //! window instead ([`ReadAhead::near_ahead`]): once two reads continue one another, the
@@ -59,6 +67,18 @@ pub struct ReadAhead {
     released_until: u64,
     /// Reads in the current run.
     run_reads: u32,
+    /// The run before the current one, which a reader may go on with after a read
+    /// elsewhere.
+    interrupted: Option<Interrupted>,
+}
+
+/// Where a run broken by a read elsewhere had got to.
+#[derive(Debug, Clone, Copy)]
+struct Interrupted {
+    run_start: u64,
+    next_offset: u64,
+    requested_until: u64,
+    run_reads: u32,
 }
 
 /// The number of handles streaming through one cache right now.
@@ -87,6 +107,11 @@ pub const WHOLE_FILE_AFTER: u64 = 1 << 20;
 /// about as many already read: with a quarter of the budget, a block is read long before
 /// it reaches the LRU end.
 pub const BUDGET_SHARE: u64 = 4;
+
+/// How far into its unit a run may start and still be read as the whole unit: the unit's
+/// first byte arrives in the first read at or after the unit's start (the read that holds
+/// it and starts before it counts in the unit before), at most one kernel read later.
+pub const UNIT_START_SLACK: u64 = 256 << 10;
 
 /// Blocks a short run fetches ahead of its reads ([`ReadAhead::near_ahead`]).
 pub const NEAR_BLOCKS: u64 = 2;
@@ -127,7 +152,13 @@ impl ReadAhead {
             streaming: false,
             released_until: 0,
             run_reads: 0,
+            interrupted: None,
         }
+    }
+
+    /// No run yet: the handle's first read is being recorded.
+    fn fresh_run(&self) -> bool {
+        self.run_reads == 0
     }
 
     /// Counts this handle among its cache's streams, or stops counting it.
@@ -170,6 +201,21 @@ impl ReadAhead {
         object_size: u64,
         unit_end: u64,
     ) -> Range<u64> {
+        self.on_read_in(offset, len, object_size, 0..unit_end)
+    }
+
+    /// [`ReadAhead::on_read_in_unit`] knowing where the unit starts too: a run that began
+    /// at the start of its unit (asdf reading one array's block from its header on,
+    /// `fits.getdata` of one HDU) reads the whole unit, and streams once past the unit's
+    /// first block as a reader from the start of the file does, within the unit.
+    pub fn on_read_in(
+        &mut self,
+        offset: u64,
+        len: u64,
+        object_size: u64,
+        unit: Range<u64>,
+    ) -> Range<u64> {
+        let unit_end = unit.end;
         let slack = 2 * self.block_size;
         let end = offset.saturating_add(len);
         let in_sequence =
@@ -188,11 +234,30 @@ impl ReadAhead {
         self.unit_end = unit_end;
         let continues = in_sequence && (same_unit || from_the_start);
         self.fresh = false;
+        let resumes = self.interrupted.filter(|run| {
+            !continues && offset + slack >= run.next_offset && offset <= run.next_offset + slack
+        });
         if continues {
             self.next_offset = self.next_offset.max(end);
             self.run_start = self.run_start.min(offset);
             self.run_reads = self.run_reads.saturating_add(1);
+        } else if let Some(run) = resumes {
+            // One read elsewhere (asdf's block index at the tail, the next header) broke a
+            // run the reader now goes on with. It goes on as a reader of the unit it is in
+            // now, not of the whole file: a whole-file copy never jumps.
+            self.interrupted = None;
+            self.run_start = run.run_start.max(unit.start);
+            self.next_offset = run.next_offset.max(end);
+            self.requested_until = run.requested_until;
+            self.run_reads = run.run_reads.saturating_add(1);
+            self.unit_end = unit.end;
         } else {
+            self.interrupted = (!self.fresh_run()).then_some(Interrupted {
+                run_start: self.run_start,
+                next_offset: self.next_offset,
+                requested_until: self.requested_until,
+                run_reads: self.run_reads,
+            });
             self.run_start = offset;
             self.next_offset = end;
             self.requested_until = 0;
@@ -202,6 +267,11 @@ impl ReadAhead {
         let run = self.next_offset - self.run_start;
         let whole_file_reader =
             self.run_start == 0 && self.next_offset > self.block_size.max(WHOLE_FILE_AFTER);
+        let whole_unit_reader = unit.start > 0
+            && self.run_start >= unit.start
+            && self.run_start <= unit.start + UNIT_START_SLACK
+            && self.next_offset > unit.start + self.block_size.max(WHOLE_FILE_AFTER);
+        let whole_file_reader = whole_file_reader || whole_unit_reader;
         if run < self.trigger && !whole_file_reader {
             return 0..0;
         }
@@ -344,6 +414,91 @@ mod tests {
             near,
             vec![(1, 33..35)],
             "expected blocks 33 and 34 asked once, at the second read (block 32 being read)"
+        );
+    }
+
+    #[test]
+    fn a_run_from_the_start_of_its_unit_streams_past_its_first_mebibyte_within_the_unit() {
+        // The Roman L2's data block: from 250,000 to 67.1 MB, read in 128 KiB requests.
+        let unit = 250_000..67_100_000;
+        let mut ra = ReadAhead::new(MB, 64 * MB);
+        let mut first_window = None;
+        let mut widest_end = 0;
+        for i in 0..40u64 {
+            let offset = unit.start + i * 131_072;
+            let got = ra.on_read_in(offset, 131_072, 375 * MB, unit.clone());
+            if !got.is_empty() && first_window.is_none() {
+                first_window = Some((offset + 131_072, got.clone()));
+            }
+            widest_end = widest_end.max(got.end);
+        }
+        let (at, blocks) = first_window.expect("no read-ahead for a whole-unit reader");
+        assert!(
+            at > unit.start + MB && at <= unit.start + MB + 131_072,
+            "streaming should start once the run passes the unit's first MiB, started at {at}"
+        );
+        assert!(
+            blocks.end - blocks.start >= 16,
+            "first window {blocks:?}: expected 16 MiB"
+        );
+        assert!(
+            widest_end <= unit.end.div_ceil(MB),
+            "read ahead past the unit's end: block {widest_end}"
+        );
+        // The same run starting 2 MB into the unit is a cutout until the trigger.
+        let mut ra = ReadAhead::new(MB, 64 * MB);
+        for i in 0..14u64 {
+            let got = ra.on_read_in(
+                unit.start + 2_000_000 + i * 131_072,
+                131_072,
+                375 * MB,
+                unit.clone(),
+            );
+            assert!(got.is_empty(), "mid-unit read {i} streamed: {got:?}");
+        }
+    }
+
+    #[test]
+    fn asdf_reading_its_block_index_between_tree_and_block_still_streams_the_block() {
+        // The reads asdf 6 sends for the Roman L2 (logged by the daemon): the tree from the
+        // start, the block index at the tail, then the `data` block, which starts at 10,486
+        // and ends at 66,857,516; the file is 375,796,471 bytes.
+        let size = 375_796_471;
+        let data = 10_486..66_857_516;
+        let unit_of = |offset: u64| {
+            if offset < data.start {
+                0..data.start
+            } else if offset < data.end {
+                data.clone()
+            } else {
+                342_372_694..375_796_236
+            }
+        };
+        let mut ra = ReadAhead::new(MB, 64 * MB);
+        let mut asked = Vec::new();
+        let mut reads = vec![(0, 131_072), (131_072, 131_072), (262_144, 131_072)];
+        reads.push((375_783_424, 16_384));
+        reads.extend((3..40u64).map(|i| (i * 131_072, 131_072)));
+        for (offset, len) in reads {
+            let got = ra.on_read_in(offset, len, size, unit_of(offset));
+            if !got.is_empty() {
+                asked.push((offset, got));
+            }
+        }
+        let (at, first) = asked
+            .first()
+            .cloned()
+            .expect("the block was never read ahead");
+        assert!(at <= 2 * MB, "read-ahead started only at {at}");
+        let fetched: u64 = asked.iter().map(|(_, r)| r.end - r.start).sum();
+        assert!(
+            fetched >= 16,
+            "expected a 16 MiB first window, got {asked:?}"
+        );
+        let last = asked.iter().map(|(_, r)| r.end).max().unwrap_or(0);
+        assert!(
+            last <= data.end.div_ceil(MB),
+            "read ahead past the block's end (block {last}): {asked:?} (first {first:?})"
         );
     }
 

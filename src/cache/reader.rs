@@ -5,8 +5,8 @@
 //!
 //! ```text
 //! Reader::read(offset, len)
-//!   ├─ Fetcher::unit_end         where the unit (ASDF block, FITS HDU) being read ends
-//!   ├─ ReadAhead::on_read_in_unit / near_ahead / read_past
+//!   ├─ Fetcher::unit_of          the unit (ASDF block, FITS HDU) being read
+//!   ├─ ReadAhead::on_read_in / near_ahead / read_past
 //!   │                            this handle's read-ahead policy (readahead.rs): blocks
 //!   │                            to fetch ahead (a stream's window, or a short run's
 //!   │                            near window when no header fragment holds the read),
@@ -129,14 +129,14 @@ impl Reader {
     /// when this handle streams.
     pub async fn read(&self, offset: u64, len: u64) -> Result<Bytes, StoreError> {
         let object = &self.object;
-        let unit_end = self.fetcher.unit_end(object, offset);
+        let unit = self.fetcher.unit_of(object, offset);
         let header_read = {
             let range = offset..offset.saturating_add(len);
             self.fetcher.memory.lock().fragments.touch(object, &range)
         };
         let (ahead, behind) = {
             let mut ra = self.readahead.lock();
-            let mut ahead = ra.on_read_in_unit(offset, len, object.size, unit_end);
+            let mut ahead = ra.on_read_in(offset, len, object.size, unit.clone());
             if ahead.is_empty() && !header_read {
                 ahead = ra.near_ahead(object.size);
             }

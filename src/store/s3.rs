@@ -445,6 +445,7 @@ impl ObjectStore for S3Store {
             let range = range.clone();
             async move {
                 self.counters.get_requests.fetch_add(1, Ordering::Relaxed);
+                let started = std::time::Instant::now();
                 let mut req = client.get_object().bucket(bucket).key(key).range(format!(
                     "bytes={}-{}",
                     range.start,
@@ -514,6 +515,14 @@ impl ObjectStore for S3Store {
                 self.counters
                     .bytes_fetched
                     .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                // With the line above (headers in), the timeline of a read's misses.
+                tracing::debug!(
+                    bucket,
+                    key,
+                    range = %format_args!("{}-{}", range.start, range.end - 1),
+                    ms = started.elapsed().as_millis() as u64,
+                    "S3 GET body in"
+                );
                 if bytes.len() != wanted {
                     return Err(AttemptError::Retry(StoreError::new(
                         StoreErrorKind::Unavailable,
