@@ -70,7 +70,9 @@ def test_memmap_cutout_matches_source(client_env, standin, source_data):
     with rdm.open(path, memmap=True) as model:
         mismatches = np.count_nonzero(np.array(model.data[rows, cols]) != expected)
     assert mismatches == 0, f"roman_datamodels memmap cutout: {mismatches} of 10000 pixels differ"
-    limit = 4 * MIB if client_env.full else path.stat().st_size
+    # A few MiB, not the 64 MiB array: the head and block index, the blocks under the rows
+    # (two or three), and up to one block the near window fetched past the rows' end.
+    limit = 5 * MIB if client_env.full else path.stat().st_size
     standin.assert_at_most("100x100 ASDF memmap cutout", bytes_fetched=limit)
 
 
