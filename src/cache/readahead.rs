@@ -55,8 +55,6 @@ pub struct ReadAhead {
     next_offset: u64,
     /// Blocks up to here were already asked for; do not ask again.
     requested_until: u64,
-    /// No read yet: the first one starts a run wherever it is.
-    fresh: bool,
     /// The end of the unit (ASDF block) the run is in; entering another starts a new run.
     unit_end: u64,
     /// The read-ahead bytes all streams of this cache share, and how many there are.
@@ -149,7 +147,6 @@ impl ReadAhead {
             run_start: 0,
             next_offset: 0,
             requested_until: 0,
-            fresh: true,
             unit_end: u64::MAX,
             shared: None,
             streaming: false,
@@ -159,9 +156,15 @@ impl ReadAhead {
         }
     }
 
-    /// No run yet: the handle's first read is being recorded.
-    fn fresh_run(&self) -> bool {
+    /// No read yet: the first one starts a run wherever it is.
+    fn fresh(&self) -> bool {
         self.run_reads == 0
+    }
+
+    /// True when `offset` goes on from `next_offset`, within the reordering slack either way.
+    fn goes_on_from(&self, offset: u64, next_offset: u64) -> bool {
+        let slack = 2 * self.block_size;
+        offset + slack >= next_offset && offset <= next_offset + slack
     }
 
     /// Counts this handle among its cache's streams, or stops counting it.
@@ -219,10 +222,8 @@ impl ReadAhead {
         unit: Range<u64>,
     ) -> Range<u64> {
         let unit_end = unit.end;
-        let slack = 2 * self.block_size;
         let end = offset.saturating_add(len);
-        let in_sequence =
-            !self.fresh && offset + slack >= self.next_offset && offset <= self.next_offset + slack;
+        let in_sequence = !self.fresh() && self.goes_on_from(offset, self.next_offset);
         // A reader that has read from the start of the file on reads all of it: units are
         // no boundary for it (each would cost a round trip without read-ahead).
         let from_the_start = in_sequence && self.run_start == 0;
@@ -236,10 +237,9 @@ impl ReadAhead {
         let same_unit = unit_end == self.unit_end;
         self.unit_end = unit_end;
         let continues = in_sequence && (same_unit || from_the_start);
-        self.fresh = false;
-        let resumes = self.interrupted.filter(|run| {
-            !continues && offset + slack >= run.next_offset && offset <= run.next_offset + slack
-        });
+        let resumes = self
+            .interrupted
+            .filter(|run| !continues && self.goes_on_from(offset, run.next_offset));
         if continues {
             self.next_offset = self.next_offset.max(end);
             self.run_start = self.run_start.min(offset);
@@ -255,7 +255,7 @@ impl ReadAhead {
             self.run_reads = run.run_reads.saturating_add(1);
             self.unit_end = unit.end;
         } else {
-            self.interrupted = (!self.fresh_run()).then_some(Interrupted {
+            self.interrupted = (!self.fresh()).then_some(Interrupted {
                 run_start: self.run_start,
                 next_offset: self.next_offset,
                 requested_until: self.requested_until,
@@ -316,7 +316,7 @@ impl ReadAhead {
     /// a run from the start of the file (a header walk, or a whole-file reader that
     /// streams once past its first block).
     pub fn near_ahead(&mut self, object_size: u64) -> Range<u64> {
-        if self.fresh
+        if self.fresh()
             || self.streaming
             || self.run_start == 0
             || self.run_reads < NEAR_AFTER_READS
@@ -359,7 +359,7 @@ impl ReadAhead {
     /// The bytes this reader is heading for: from where its reads got to, as far as its
     /// largest window. Empty before its first read.
     pub fn heading_for(&self) -> Range<u64> {
-        if self.fresh {
+        if self.fresh() {
             return 0..0;
         }
         self.next_offset..self.next_offset.saturating_add(self.max_window)

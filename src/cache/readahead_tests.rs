@@ -5,6 +5,19 @@ use super::*;
 
 const MB: u64 = 1 << 20;
 
+/// The widest window, in blocks ahead of the read, of `reads` reads of 1 MiB from the
+/// start of a 1000 MiB file.
+fn widest_window(ra: &mut ReadAhead, reads: u64) -> u64 {
+    let mut widest = 0;
+    for i in 0..reads {
+        let r = ra.on_read(i * MB, MB, 1000 * MB);
+        if !r.is_empty() {
+            widest = widest.max(r.end - (i + 1));
+        }
+    }
+    widest
+}
+
 #[test]
 fn random_reads_never_prefetch() {
     let mut ra = ReadAhead::new(MB, 64 * MB);
@@ -236,13 +249,7 @@ fn window_follows_the_run_length_up_to_the_maximum() {
 #[test]
 fn window_stays_within_a_quarter_of_the_cache_budget() {
     let mut ra = ReadAhead::within_budget(MB, 64 * MB, 64 * MB, Arc::default());
-    let mut widest = 0;
-    for i in 0..200 {
-        let r = ra.on_read(i * MB, MB, 1000 * MB);
-        if !r.is_empty() {
-            widest = widest.max(r.end - (i + 1));
-        }
-    }
+    let widest = widest_window(&mut ra, 200);
     assert_eq!(
         widest, 16,
         "expected the window capped at 16 blocks (64 MiB budget / 4), got {widest}"
@@ -252,13 +259,7 @@ fn window_stays_within_a_quarter_of_the_cache_budget() {
 #[test]
 fn a_large_budget_leaves_the_maximum_window() {
     let mut ra = ReadAhead::within_budget(MB, 64 * MB, 512 * MB, Arc::default());
-    let mut widest = 0;
-    for i in 0..200 {
-        let r = ra.on_read(i * MB, MB, 1000 * MB);
-        if !r.is_empty() {
-            widest = widest.max(r.end - (i + 1));
-        }
-    }
+    let widest = widest_window(&mut ra, 200);
     assert_eq!(
         widest, 64,
         "expected the 64 MiB maximum window, got {widest} blocks"
@@ -269,13 +270,7 @@ fn a_large_budget_leaves_the_maximum_window() {
 fn a_tiny_budget_still_reads_one_block_ahead() {
     // 4 blocks is the smallest cache the configuration allows.
     let mut ra = ReadAhead::within_budget(MB, 64 * MB, 4 * MB, Arc::default());
-    let mut widest = 0;
-    for i in 0..20 {
-        let r = ra.on_read(i * MB, MB, 1000 * MB);
-        if !r.is_empty() {
-            widest = widest.max(r.end - (i + 1));
-        }
-    }
+    let widest = widest_window(&mut ra, 20);
     assert_eq!(widest, 1, "expected a one-block window, got {widest}");
 }
 
