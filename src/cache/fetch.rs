@@ -22,7 +22,6 @@ use parking_lot::Mutex;
 
 use super::counters::CacheCounters;
 use super::disk::DiskCache;
-use super::hints;
 use super::key::{block_key, BlockKey, ObjectRef};
 use super::memory::{shared_fetch, Fetch, InFlight, Memory};
 use crate::store::{ObjectStore, StoreError};
@@ -223,14 +222,16 @@ impl Fetcher {
             .drop_streamed(obj, blocks, &self.counters);
     }
 
-    /// The unit (an ASDF block, a FITS HDU) holding `offset`, as far as the format-aware
-    /// prefetch learnt; the whole object when nothing is known.
-    pub fn unit_of(&self, obj: &ObjectRef, offset: u64) -> Range<u64> {
-        let units = self.memory.lock().units_of(obj);
-        match units {
-            Some(units) => hints::unit_of(&units, offset, obj.size),
-            None => 0..obj.size,
-        }
+    /// For a read of `range` of `obj`, in one look at the memory: the unit (an ASDF block,
+    /// a FITS HDU) holding its start, as far as the format-aware prefetch learnt (the whole
+    /// object when nothing is known), and whether a format-aware fragment holds a byte of
+    /// it (a header read, which read-ahead does not count as a run of data).
+    pub fn unit_and_header(&self, obj: &ObjectRef, range: &Range<u64>) -> (Range<u64>, bool) {
+        let memory = self.memory.lock();
+        (
+            memory.unit_of(obj, range.start),
+            memory.fragments.touch(obj, range),
+        )
     }
 
     /// Starts the fetch of block `key` of `obj` as its own task (for a reader when `wanted`,

@@ -188,13 +188,13 @@ async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
     cache.hint_open(&o);
     cache.read(&o, 0, 4096).await.unwrap();
     for _ in 0..100 {
-        if cache.fetcher.unit_of(&o, 5000).end != o.size {
+        if cache.fetcher.memory.lock().unit_of(&o, 5000).end != o.size {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
-        cache.fetcher.unit_of(&o, 5000).end,
+        cache.fetcher.memory.lock().unit_of(&o, 5000).end,
         20_000_000,
         "end of the first ASDF block"
     );
@@ -204,7 +204,12 @@ async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
     let mut offset = 4000u64;
     while offset < 20_000_000 {
         let len = (1u64 << 20).min(20_000_000 - offset);
-        let ahead = ra.on_read_in_unit(offset, len, o.size, cache.fetcher.unit_of(&o, offset).end);
+        let ahead = ra.on_read_in_unit(
+            offset,
+            len,
+            o.size,
+            cache.fetcher.memory.lock().unit_of(&o, offset).end,
+        );
         cache.fetcher.prefetch(&o, ahead, &mut claims);
         cache.read(&o, offset, len).await.unwrap();
         offset += len;
@@ -238,13 +243,13 @@ async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
     let first_data = 2880 + 2880u64;
     let first_end = 2880 + hdu_len;
     for _ in 0..200 {
-        if cache.fetcher.unit_of(&o, first_data).end == first_end {
+        if cache.fetcher.memory.lock().unit_of(&o, first_data).end == first_end {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(
-        cache.fetcher.unit_of(&o, first_data).end,
+        cache.fetcher.memory.lock().unit_of(&o, first_data).end,
         first_end,
         "end of the first extension HDU"
     );
@@ -254,7 +259,12 @@ async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
     let mut offset = first_data;
     while offset < first_end {
         let len = (1u64 << 20).min(first_end - offset);
-        let ahead = ra.on_read_in_unit(offset, len, o.size, cache.fetcher.unit_of(&o, offset).end);
+        let ahead = ra.on_read_in_unit(
+            offset,
+            len,
+            o.size,
+            cache.fetcher.memory.lock().unit_of(&o, offset).end,
+        );
         cache.fetcher.prefetch(&o, ahead, &mut claims);
         let got = cache.read(&o, offset, len).await.unwrap();
         assert!(

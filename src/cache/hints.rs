@@ -87,11 +87,6 @@ pub fn asdf_units(tail: &[u8], tail_start: u64, size: u64) -> Vec<u64> {
     starts
 }
 
-/// The end of the unit holding `offset`: the first unit start after it, else the size.
-pub fn unit_end(units: &[u64], offset: u64, size: u64) -> u64 {
-    unit_of(units, offset, size).end
-}
-
 /// The unit holding `offset`: from the last unit start at or before it (else the start of
 /// the file) to the first unit start after it (else the size). `units` is ascending.
 pub fn unit_of(units: &[u64], offset: u64, size: u64) -> Range<u64> {
@@ -558,17 +553,17 @@ mod tests {
         let units = asdf_units(&tail, tail_start, 2_000_000);
         assert_eq!(units, vec![10490, 600_000, 1_000_500]);
         assert_eq!(
-            unit_end(&units, 20_000, 2_000_000),
+            unit_of(&units, 20_000, 2_000_000).end,
             600_000,
             "first block ends"
         );
         assert_eq!(
-            unit_end(&units, 700_000, 2_000_000),
+            unit_of(&units, 700_000, 2_000_000).end,
             1_000_500,
             "last block ends at the index"
         );
         assert_eq!(
-            unit_end(&units, 1_500_000, 2_000_000),
+            unit_of(&units, 1_500_000, 2_000_000).end,
             2_000_000,
             "past the index: the size"
         );

@@ -22,6 +22,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use lru::LruCache;
 
 use super::counters::CacheCounters;
+use super::hints;
 use super::key::{block_key, BlockKey, ObjectRef};
 use crate::store::{StoreError, StoreErrorKind};
 
@@ -181,9 +182,13 @@ impl Memory {
         self.units.put(obj.clone(), Arc::new(units));
     }
 
-    /// The unit starts known of `obj`.
-    pub fn units_of(&self, obj: &ObjectRef) -> Option<Arc<Vec<u64>>> {
-        self.units.peek(obj).cloned()
+    /// The unit holding `offset` of `obj` as its plan learnt; the whole object when
+    /// nothing is known.
+    pub fn unit_of(&self, obj: &ObjectRef, offset: u64) -> Range<u64> {
+        match self.units.peek(obj) {
+            Some(units) => hints::unit_of(units, offset, obj.size),
+            None => 0..obj.size,
+        }
     }
 
     /// Drops `blocks` of `obj` that a streaming reader has read past (see
@@ -252,6 +257,12 @@ struct Fragment {
     fetch: Fetch,
 }
 
+impl Fragment {
+    fn overlaps(&self, range: &Range<u64>) -> bool {
+        self.range.start < range.end && range.start < self.range.end
+    }
+}
+
 /// The fragments held, oldest first.
 #[derive(Default)]
 pub struct Fragments {
@@ -296,8 +307,7 @@ impl Fragments {
 
     /// True when some fragment of `obj` holds a byte of `range` (a header read).
     pub fn touch(&self, obj: &ObjectRef, range: &Range<u64>) -> bool {
-        self.of_object(obj)
-            .any(|f| f.range.start < range.end && range.start < f.range.end)
+        self.of_object(obj).any(|f| f.overlaps(range))
     }
 
     /// The widest part of `range` a fragment of the block's object holds, where that
@@ -308,7 +318,7 @@ impl Fragments {
         range: &Range<u64>,
     ) -> Option<(Range<u64>, u64, Fetch)> {
         self.of(&key.bucket, &key.key, &key.etag)
-            .filter(|f| f.range.start < range.end && range.start < f.range.end)
+            .filter(|f| f.overlaps(range))
             .map(|f| {
                 let held = f.range.start.max(range.start)..f.range.end.min(range.end);
                 (held, f.range.start, f.fetch.clone())

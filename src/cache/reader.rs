@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! Reader::read(offset, len)
-//!   ├─ Fetcher::unit_of          the unit (ASDF block, FITS HDU) being read
+//!   ├─ Fetcher::unit_and_header  the unit (ASDF block, FITS HDU) being read; a header?
 //!   ├─ ReadAhead::on_read_in / near_ahead / read_past
 //!   │                            this handle's read-ahead policy (readahead.rs): blocks
 //!   │                            to fetch ahead (a stream's window, or a short run's
@@ -129,11 +129,9 @@ impl Reader {
     /// when this handle streams.
     pub async fn read(&self, offset: u64, len: u64) -> Result<Bytes, StoreError> {
         let object = &self.object;
-        let unit = self.fetcher.unit_of(object, offset);
-        let header_read = {
-            let range = offset..offset.saturating_add(len);
-            self.fetcher.memory.lock().fragments.touch(object, &range)
-        };
+        let (unit, header_read) = self
+            .fetcher
+            .unit_and_header(object, &(offset..offset.saturating_add(len)));
         let (ahead, behind) = {
             let mut ra = self.readahead.lock();
             let mut ahead = ra.on_read_in(offset, len, object.size, unit.clone());
