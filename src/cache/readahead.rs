@@ -33,8 +33,11 @@
 //! The window is also capped by the cache budget: read-ahead blocks wait in the LRU until
 //! the reader gets to them, and windows close to the budget have them evicted before that
 //! (with a 64 MiB cache and a 64 MiB window, a sequential read fetched 1.8× the file).
-//! The streams of one cache share a quarter of it: each gets that divided by the number
-//! of streams running at the time.
+//! The streams of one cache share an eighth of it: each gets that divided by the number
+//! of streams running at the time. With the 512 MiB default that is 64 MiB, the largest
+//! window one stream opens anyway; eight streams get 8 MiB each, still above a 20 ms,
+//! 1 Gbit/s link's 2.5 MB in flight, and the daemon stays under 128 MiB (a quarter let
+//! eight readers fill 128 MiB of windows on top of the daemon's own memory).
 //!
 //! Blocks a stream has read past are handed back ([`ReadAhead::read_past`]): the kernel's
 //! page cache holds what the reader got, and keeping a whole streamed file in the block
@@ -102,9 +105,9 @@ pub const WHOLE_FILE_AFTER: u64 = 1 << 20;
 
 /// The share of the cache budget one stream may fill ahead of its reader. Between the
 /// fetch of a block and its read, the stream inserts a window of newer blocks and touches
-/// about as many already read: with a quarter of the budget, a block is read long before
+/// about as many already read: with an eighth of the budget, a block is read long before
 /// it reaches the LRU end.
-pub const BUDGET_SHARE: u64 = 4;
+pub const BUDGET_SHARE: u64 = 8;
 
 /// How far into its unit a run may start and still be read as the whole unit: the unit's
 /// first byte arrives in the first read at or after the unit's start (the read that holds
