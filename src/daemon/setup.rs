@@ -125,6 +125,28 @@ pub async fn open_disk_cache(cfg: &DiskCacheConfig) -> anyhow::Result<DiskCache>
         .context("disk cache unusable (fix the folder, or mount without --disk-cache/--cache-dir)")
 }
 
+/// How long a mount waits for the first listing of its buckets before it appears anyway.
+const PRIME_WAIT: Duration = Duration::from_secs(2);
+
+/// The first listing of each bucket, before the mount appears (see
+/// [`BucketTrees::prime`]). A failure is reported, never fatal: the mount may be made
+/// before the network is up, and a lookup asks again.
+async fn prime(trees: &BucketTrees) {
+    match tokio::time::timeout(PRIME_WAIT, trees.prime()).await {
+        Ok(failures) => {
+            for e in failures {
+                tracing::warn!(
+                    "first listing failed ({e}); mounting anyway, lookups there will ask S3 again"
+                );
+            }
+        }
+        Err(_) => tracing::warn!(
+            "no answer to the first listing of the mounted buckets within {} s; mounting anyway, lookups will ask S3 again",
+            PRIME_WAIT.as_secs()
+        ),
+    }
+}
+
 /// Everything a mount serves.
 pub struct Layers {
     pub fs: Arc<Fs>,
@@ -157,6 +179,7 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
         }
     }
     let trees = Arc::new(trees);
+    prime(&trees).await;
     let views = if cfg.views.is_empty() {
         None
     } else {

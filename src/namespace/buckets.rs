@@ -391,16 +391,7 @@ impl BucketTrees {
             Err(e) => tracing::debug!(bucket, prefix = %as_dir, error = %e, "subtree LIST failed"),
         }
         if !page.objects.is_empty() || !page.prefixes.is_empty() {
-            if page.next_token.is_none() {
-                self.remember(bucket, &as_dir, std::slice::from_ref(&page));
-            } else {
-                let bytes = entry_bytes(bucket, &as_dir) + page_bytes(&page);
-                self.head_starts.lock().insert(
-                    (bucket.to_string(), as_dir),
-                    (page, Instant::now()),
-                    bytes,
-                );
-            }
+            self.keep_first_page(bucket, &as_dir, page);
             return Ok(Some(Child::Dir));
         }
         match self.store.head(bucket, key).await {
@@ -408,6 +399,67 @@ impl BucketTrees {
             Err(e) if e.kind == crate::store::StoreErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// The first page of `dir`'s listing: the listing itself when it is the only page, else
+    /// the head start that the next `list` of `dir` goes on from.
+    fn keep_first_page(&self, bucket: &str, dir: &str, page: ListPage) {
+        if page.next_token.is_none() {
+            self.remember(bucket, dir, std::slice::from_ref(&page));
+        } else {
+            let bytes = entry_bytes(bucket, dir) + page_bytes(&page);
+            self.head_starts.lock().insert(
+                (bucket.to_string(), dir.to_string()),
+                (page, Instant::now()),
+                bytes,
+            );
+        }
+    }
+
+    /// Lists the first page of each mounted bucket's top folder (of each allowed prefix,
+    /// for a bucket mounted as `NAME/PREFIX`) and keeps it as that folder's head start.
+    /// Called before the mount appears, so that the HTTP client has made its connector
+    /// (TLS roots and all) and holds an open connection before the first lookup needs one,
+    /// and the first `ls` of the folder goes on from the page. Lookups do not answer from
+    /// it: a name created after the mount is still found (only a listing someone asked for
+    /// answers lookups, within the metadata TTL). One page only, however large the folder;
+    /// nothing when the folder's listing is already known. Returns what failed.
+    pub async fn prime(&self) -> Vec<StoreError> {
+        let tops: Vec<(&str, &str)> = self
+            .order
+            .iter()
+            .flat_map(|bucket| {
+                let prefixes = self
+                    .scopes
+                    .get(bucket)
+                    .map(|s| s.prefixes.as_slice())
+                    .unwrap_or_default();
+                let dirs: Vec<&str> = if prefixes.is_empty() {
+                    vec![""]
+                } else {
+                    prefixes.iter().map(String::as_str).collect()
+                };
+                dirs.into_iter().map(move |dir| (bucket.as_str(), dir))
+            })
+            .collect();
+        let primed = tops.into_iter().map(|(bucket, dir)| async move {
+            if self.cached(bucket, dir).is_some() {
+                return Ok(());
+            }
+            let page = self.store.list_page(bucket, dir, None).await?;
+            let bytes = entry_bytes(bucket, dir) + page_bytes(&page);
+            self.head_starts.lock().insert(
+                (bucket.to_string(), dir.to_string()),
+                (page, Instant::now()),
+                bytes,
+            );
+            Ok(())
+        });
+        futures::future::join_all(primed)
+            .await
+            .into_iter()
+            .filter_map(Result::err)
+            .collect()
     }
 
     /// The listing of `dir` from a fresh subtree page of one of its parent folders, made

@@ -205,3 +205,121 @@ async fn keys_outside_the_listed_prefix_are_skipped() {
         "keys under the prefix that cannot be file names are counted"
     );
 }
+
+#[tokio::test]
+async fn priming_lists_each_top_folder_once_for_its_first_readdir() {
+    let (trees, memory) = tree_with_pages(&["hst/a.fits", "jwst/b.fits", "readme"], 1000);
+    let failures = trees.prime().await;
+    assert!(failures.is_empty(), "priming failed: {failures:?}");
+    assert_eq!(lists(&memory), 1, "one LIST of the bucket's top folder");
+    let listing = trees.list("b1", "").await.expect("list the top folder");
+    let names: Vec<&str> = listing.children.keys().map(String::as_str).collect();
+    assert_eq!(names, ["hst", "jwst", "readme"], "the top folder's names");
+    assert_eq!(
+        lists(&memory),
+        1,
+        "the first readdir goes on from the primed page"
+    );
+    assert!(trees.prime().await.is_empty(), "second priming failed");
+    assert_eq!(
+        lists(&memory),
+        1,
+        "priming a folder whose listing is known: no request"
+    );
+}
+
+#[tokio::test]
+async fn a_name_created_after_priming_is_found() {
+    let memory = Arc::new(MemoryStore::new());
+    memory.put("b1", "hst/a.fits", "e", Bytes::from_static(b"x"));
+    let trees = trees_over(Arc::new(FailingStore::new(memory.clone())));
+    assert!(trees.prime().await.is_empty(), "priming failed");
+    memory.put("b1", "round0/f.fits", "e", Bytes::from_static(b"x"));
+    let found = trees.lookup("b1", "", "round0").await;
+    assert!(
+        matches!(found, Ok(Some(Child::Dir))),
+        "a top-level folder made after the mount: got {found:?}"
+    );
+}
+
+#[tokio::test]
+async fn priming_takes_one_page_of_a_long_top_folder_and_listing_goes_on_from_it() {
+    let keys: Vec<String> = (0..25).map(|i| format!("k{i:02}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let (trees, memory) = tree_with_pages(&refs, 10);
+    assert!(trees.prime().await.is_empty(), "priming failed");
+    assert_eq!(
+        lists(&memory),
+        1,
+        "priming asks for one page, not the whole folder"
+    );
+    let listing = trees.list("b1", "").await.expect("list the top folder");
+    assert_eq!(listing.children.len(), 25, "names in the top folder");
+    assert_eq!(
+        lists(&memory),
+        3,
+        "the listing goes on from the primed page: pages 2 and 3 only"
+    );
+}
+
+#[tokio::test]
+async fn priming_a_bucket_mounted_with_prefixes_lists_the_prefixes() {
+    let memory = Arc::new(MemoryStore::new());
+    for key in ["hst/public/a.fits", "jwst/public/b.fits", "tess/c.fits"] {
+        memory.put("b1", key, "e", Bytes::from_static(b"x"));
+    }
+    let buckets = [
+        BucketConfig {
+            name: "b1".into(),
+            prefix: Some("hst/public/".into()),
+            signed: false,
+        },
+        BucketConfig {
+            name: "b1".into(),
+            prefix: Some("jwst/public/".into()),
+            signed: false,
+        },
+    ];
+    let ttl = Duration::from_secs(60);
+    let store = Arc::new(FailingStore::new(memory.clone()));
+    let trees = BucketTrees::new(store, &buckets, ttl, ttl);
+    assert!(trees.prime().await.is_empty(), "priming failed");
+    assert_eq!(lists(&memory), 2, "one LIST per allowed prefix");
+    let listing = trees
+        .list("b1", "hst/public/")
+        .await
+        .expect("list hst/public/");
+    assert!(
+        listing.children.contains_key("a.fits"),
+        "a.fits in {:?}",
+        listing.children.keys()
+    );
+    assert_eq!(
+        lists(&memory),
+        2,
+        "the readdir of a primed prefix: no request"
+    );
+}
+
+#[tokio::test]
+async fn a_failed_priming_is_returned_and_the_next_lookup_asks_again() {
+    let store = store_with(&["hst/a.fits"]);
+    store.add(Fault::Error {
+        op: crate::store::failing::Op::List,
+        kind: StoreErrorKind::Unavailable,
+        times: 1,
+    });
+    let trees = trees_over(store);
+    let failures = trees.prime().await;
+    assert_eq!(failures.len(), 1, "the failed priming: {failures:?}");
+    assert!(
+        failures[0].to_string().contains("s3://b1/"),
+        "the error names the bucket: {}",
+        failures[0]
+    );
+    let hst = trees.lookup("b1", "", "hst").await;
+    assert!(
+        matches!(hst, Ok(Some(Child::Dir))),
+        "hst after the failure: got {hst:?}"
+    );
+}
