@@ -204,11 +204,11 @@ async fn asdf_read_ahead_stops_at_the_end_of_the_block_being_read() {
     let mut offset = 4000u64;
     while offset < 20_000_000 {
         let len = (1u64 << 20).min(20_000_000 - offset);
-        let ahead = ra.on_read_in_unit(
+        let ahead = ra.on_read_in(
             offset,
             len,
             o.size,
-            cache.fetcher.memory.lock().unit_of(&o, offset).end,
+            0..cache.fetcher.memory.lock().unit_of(&o, offset).end,
         );
         cache.fetcher.prefetch(&o, ahead, &mut claims);
         cache.read(&o, offset, len).await.unwrap();
@@ -259,11 +259,11 @@ async fn fits_read_ahead_stops_at_the_end_of_the_hdu_being_read() {
     let mut offset = first_data;
     while offset < first_end {
         let len = (1u64 << 20).min(first_end - offset);
-        let ahead = ra.on_read_in_unit(
+        let ahead = ra.on_read_in(
             offset,
             len,
             o.size,
-            cache.fetcher.memory.lock().unit_of(&o, offset).end,
+            0..cache.fetcher.memory.lock().unit_of(&o, offset).end,
         );
         cache.fetcher.prefetch(&o, ahead, &mut claims);
         let got = cache.read(&o, offset, len).await.unwrap();

@@ -196,27 +196,16 @@ impl ReadAhead {
 
     /// Records a read of `len` bytes at `offset` and returns the blocks to prefetch.
     pub fn on_read(&mut self, offset: u64, len: u64, object_size: u64) -> Range<u64> {
-        self.on_read_in_unit(offset, len, object_size, object_size)
+        self.on_read_in(offset, len, object_size, 0..object_size)
     }
 
-    /// [`ReadAhead::on_read`] for a read inside a unit of the file (an ASDF block) ending
-    /// at `unit_end`: nothing past the unit is read ahead (asdf reads one array's block
-    /// and stops). A reader that goes on into the next unit continues its run, so its
-    /// window grows on where it left off.
-    pub fn on_read_in_unit(
-        &mut self,
-        offset: u64,
-        len: u64,
-        object_size: u64,
-        unit_end: u64,
-    ) -> Range<u64> {
-        self.on_read_in(offset, len, object_size, 0..unit_end)
-    }
-
-    /// [`ReadAhead::on_read_in_unit`] knowing where the unit starts too: a run that began
-    /// at the start of its unit (asdf reading one array's block from its header on,
-    /// `fits.getdata` of one HDU) reads the whole unit, and streams once past the unit's
-    /// first block as a reader from the start of the file does, within the unit.
+    /// [`ReadAhead::on_read`] for a read inside `unit` of the file (an ASDF block, a FITS
+    /// HDU): nothing past the unit's end is read ahead (asdf reads one array's block and
+    /// stops); a reader that goes on into the next unit continues its run, so its window
+    /// grows on where it left off. A run that began at the start of its unit (asdf reading
+    /// one array's block from its header on, `fits.getdata` of one HDU) reads the whole
+    /// unit, and streams once past the unit's first block as a reader from the start of
+    /// the file does, within the unit.
     pub fn on_read_in(
         &mut self,
         offset: u64,
@@ -310,7 +299,7 @@ impl ReadAhead {
 }
 
 impl ReadAhead {
-    /// The near window of a short run, asked after [`ReadAhead::on_read_in_unit`] gave
+    /// The near window of a short run, asked after [`ReadAhead::on_read_in`] gave
     /// nothing, for a read that no format-aware fragment holds: the [`NEAR_BLOCKS`] blocks
     /// after the one the run has reached, once [`NEAR_AFTER_READS`] reads continued one
     /// another away from the start of the file, within the unit being read; once per run

@@ -185,7 +185,7 @@ fn the_near_window_stays_inside_the_unit_and_the_object() {
     let mut ra = ReadAhead::new(MB, 64 * MB);
     let unit_end = 11 * MB + 5;
     for i in 0..3 {
-        ra.on_read_in_unit(10 * MB + i * 131_072, 131_072, 200 * MB, unit_end);
+        ra.on_read_in(10 * MB + i * 131_072, 131_072, 200 * MB, 0..unit_end);
     }
     assert_eq!(
         ra.near_ahead(200 * MB),
@@ -427,14 +427,14 @@ fn a_reader_inside_a_unit_is_not_read_ahead_past_its_end() {
     let mut ra = ReadAhead::new(MB, 64 * MB);
     let mut furthest = 0;
     for i in 10..80 {
-        let r = ra.on_read_in_unit(
+        let r = ra.on_read_in(
             i * MB,
             MB,
             1000 * MB,
             if i * MB < unit_end {
-                unit_end
+                0..unit_end
             } else {
-                1000 * MB
+                0..1000 * MB
             },
         );
         if i * MB < unit_end {
@@ -448,9 +448,9 @@ fn a_reader_inside_a_unit_is_not_read_ahead_past_its_end() {
     // A small read spilling into the next unit does not stream it.
     let mut spill = ReadAhead::new(MB, 64 * MB);
     for i in 10..74 {
-        spill.on_read_in_unit(i * MB, MB, 1000 * MB, unit_end);
+        spill.on_read_in(i * MB, MB, 1000 * MB, 0..unit_end);
     }
-    let r = spill.on_read_in_unit(unit_end - 4096, 8192, 1000 * MB, 200 * MB);
+    let r = spill.on_read_in(unit_end - 4096, 8192, 1000 * MB, 0..200 * MB);
     assert!(r.is_empty(), "8 KiB into the next unit prefetched {r:?}");
 }
 
@@ -463,7 +463,7 @@ fn a_reader_from_the_start_is_read_ahead_across_units() {
     let mut asked_until = 0;
     let mut offset = 0;
     while offset < 100 * MB {
-        let r = ra.on_read_in_unit(offset, chunk, 200 * MB, unit_end(offset));
+        let r = ra.on_read_in(offset, chunk, 200 * MB, 0..unit_end(offset));
         asked_until = asked_until.max(r.end);
         if (29 * MB..30 * MB).contains(&offset) {
             assert!(
