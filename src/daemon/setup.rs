@@ -179,26 +179,32 @@ pub async fn build(cfg: &Config) -> anyhow::Result<Layers> {
         }
     }
     let trees = Arc::new(trees);
-    prime(&trees).await;
-    let views = if cfg.views.is_empty() {
-        None
-    } else {
+    let views = async {
+        if cfg.views.is_empty() {
+            return anyhow::Ok(None);
+        }
         let client = Arc::new(mast_client(cfg)?);
         let columns = column_config(&client, cfg.mast.wait.min(Duration::from_secs(10))).await;
         let defs = view_defs(&cfg.views, &columns).context("bad view definition")?;
-        Some(Views::new(
+        Ok(Some(Views::new(
             defs,
             client,
             columns,
             store.clone(),
             Some(cache_dir().join("views")),
             cfg.mast.wait,
-        ))
+        )))
     };
-    let disk = match &cfg.cache.disk {
-        Some(d) => Some(Arc::new(open_disk_cache(d).await?)),
-        None => None,
+    let disk = async {
+        match &cfg.cache.disk {
+            Some(d) => anyhow::Ok(Some(Arc::new(open_disk_cache(d).await?))),
+            None => Ok(None),
+        }
     };
+    // The buckets' first listing (S3), the views' columns (MAST) and the disk cache's scan
+    // wait on different things: a mount waits for the slowest, not for their sum.
+    let ((), views, disk) = tokio::join!(prime(&trees), views, disk);
+    let (views, disk) = (views?, disk?);
     let cache = BlockCache::with_disk(store, cfg.cache.block_size, cfg.cache.size, disk);
     let fs_opts = FsOptions {
         uid: cfg

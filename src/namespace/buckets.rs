@@ -407,13 +407,18 @@ impl BucketTrees {
         if page.next_token.is_none() {
             self.remember(bucket, dir, std::slice::from_ref(&page));
         } else {
-            let bytes = entry_bytes(bucket, dir) + page_bytes(&page);
-            self.head_starts.lock().insert(
-                (bucket.to_string(), dir.to_string()),
-                (page, Instant::now()),
-                bytes,
-            );
+            self.keep_head_start(bucket, dir, page);
         }
+    }
+
+    /// `page` as the first page of `dir` that the next `list` of `dir` goes on from.
+    fn keep_head_start(&self, bucket: &str, dir: &str, page: ListPage) {
+        let bytes = entry_bytes(bucket, dir) + page_bytes(&page);
+        self.head_starts.lock().insert(
+            (bucket.to_string(), dir.to_string()),
+            (page, Instant::now()),
+            bytes,
+        );
     }
 
     /// Lists the first page of each mounted bucket's top folder (of each allowed prefix,
@@ -447,12 +452,7 @@ impl BucketTrees {
                 return Ok(());
             }
             let page = self.store.list_page(bucket, dir, None).await?;
-            let bytes = entry_bytes(bucket, dir) + page_bytes(&page);
-            self.head_starts.lock().insert(
-                (bucket.to_string(), dir.to_string()),
-                (page, Instant::now()),
-                bytes,
-            );
+            self.keep_head_start(bucket, dir, page);
             Ok(())
         });
         futures::future::join_all(primed)
