@@ -20,6 +20,7 @@
 //!  fetch.rs     Fetcher: single-flight block fetches, ranged GETs, write-behind, claims
 //!  memory.rs    the LRU of blocks, fetches in flight, fragments, unit maps, the budget
 //!  readahead.rs the read-ahead policy         hints.rs     FITS/ASDF parsing
+//!   sweep.rs    random readers of whole objects: the rest fetched in the background
 //!  disk.rs      the persistent disk cache and its whole-object files (disk/)
 //!  key.rs       ObjectRef, BlockKey            counters.rs  CacheCounters
 //! ```
@@ -34,6 +35,7 @@ mod memory;
 mod plans;
 mod readahead;
 mod reader;
+mod sweep;
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -45,6 +47,7 @@ pub use disk::{DiskBlock, DiskCache};
 pub use key::{ObjectRef, ObjectVersion};
 pub use readahead::{ActiveStreams, ReadAhead};
 pub use reader::Reader;
+pub use sweep::SweepBudget;
 
 use fetch::Fetcher;
 use reader::Readers;
@@ -58,6 +61,8 @@ pub struct BlockCache {
     capacity: u64,
     /// Handles streaming through this cache: they share its read-ahead budget.
     streams: Arc<ActiveStreams>,
+    /// What random readers of whole objects may sweep into this cache.
+    sweeps: Arc<SweepBudget>,
     /// The open readers, by object.
     readers: Arc<Readers>,
     pub counters: Arc<CacheCounters>,
@@ -84,6 +89,7 @@ impl BlockCache {
             block_size,
             capacity,
             streams: Arc::new(ActiveStreams::default()),
+            sweeps: Arc::new(SweepBudget::for_cache(capacity)),
             readers: Arc::new(Readers::default()),
             counters,
         })
@@ -105,7 +111,13 @@ impl BlockCache {
     /// Read-ahead for a handle reading through this cache, within its budget and sharing it
     /// with the cache's other streams (see [`ReadAhead::within_budget`]).
     pub fn readahead(&self, max_window: u64) -> ReadAhead {
-        ReadAhead::within_budget(self.block_size, max_window, self.capacity, self.streams())
+        ReadAhead::within_budget(
+            self.block_size,
+            max_window,
+            self.capacity,
+            self.streams(),
+            Arc::clone(&self.sweeps),
+        )
     }
 
     /// Opens `obj` for one file handle: starts the format-aware fetches of its format (see

@@ -48,6 +48,8 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::sweep::{Sweep, SweepBudget};
+
 /// Read-ahead state of one open file handle.
 #[derive(Debug)]
 pub struct ReadAhead {
@@ -71,6 +73,8 @@ pub struct ReadAhead {
     /// The run before the current one, which a reader may go on with after a read
     /// elsewhere.
     interrupted: Option<Interrupted>,
+    /// The background fetch of the whole object for a reader that jumps all over it.
+    sweep: Sweep,
 }
 
 /// Where a run broken by a read elsewhere had got to.
@@ -127,14 +131,17 @@ impl ReadAhead {
     /// Read-ahead for a handle reading through a cache of `cache_capacity` bytes whose
     /// streams are counted in `streams`: the window grows up to `max_window` but never past
     /// `cache_capacity / BUDGET_SHARE` divided among the streams running at the time.
+    /// A random reader of a whole object sweeps it within `sweeps` (see `sweep.rs`).
     pub fn within_budget(
         block_size: u64,
         max_window: u64,
         cache_capacity: u64,
         streams: Arc<ActiveStreams>,
+        sweeps: Arc<SweepBudget>,
     ) -> ReadAhead {
         let mut ra = ReadAhead::new(block_size, max_window);
         ra.shared = Some((cache_capacity / BUDGET_SHARE, streams));
+        ra.sweep = Sweep::new(Some(sweeps));
         ra
     }
 
@@ -156,6 +163,7 @@ impl ReadAhead {
             released_until: 0,
             run_reads: 0,
             interrupted: None,
+            sweep: Sweep::new(None),
         }
     }
 
@@ -253,6 +261,11 @@ impl ReadAhead {
                 requested_until: self.requested_until,
                 run_reads: self.run_reads,
             });
+            // A run of a read or two (one random read, split by the kernel) ends in a jump
+            // that marks a random reader; a cutout's rows or a stream do not.
+            if !self.fresh() && self.run_reads < NEAR_AFTER_READS {
+                self.sweep.on_jump();
+            }
             self.run_start = offset;
             self.next_offset = end;
             self.requested_until = 0;
@@ -326,6 +339,14 @@ impl ReadAhead {
         }
         self.requested_until = to;
         from..to
+    }
+
+    /// The next blocks of the sweep of a handle that reads the whole object in random
+    /// order (see `sweep.rs`), asked when neither a stream's window nor a near window
+    /// fetches anything for the read. Empty until its jumps make it a random reader of
+    /// the object.
+    pub fn sweep_ahead(&mut self, object_size: u64) -> Range<u64> {
+        self.sweep.ahead(object_size, self.block_size)
     }
 
     /// The blocks a streaming reader has read past and will not come back to, not handed

@@ -5,6 +5,10 @@ use super::*;
 
 const MB: u64 = 1 << 20;
 
+fn sweeps(cache_capacity: u64) -> Arc<SweepBudget> {
+    Arc::new(SweepBudget::for_cache(cache_capacity))
+}
+
 /// The widest window, in blocks ahead of the read, of `reads` reads of 1 MiB from the
 /// start of a 1000 MiB file.
 fn widest_window(ra: &mut ReadAhead, reads: u64) -> u64 {
@@ -248,7 +252,7 @@ fn window_follows_the_run_length_up_to_the_maximum() {
 
 #[test]
 fn window_stays_within_an_eighth_of_the_cache_budget() {
-    let mut ra = ReadAhead::within_budget(MB, 64 * MB, 64 * MB, Arc::default());
+    let mut ra = ReadAhead::within_budget(MB, 64 * MB, 64 * MB, Arc::default(), sweeps(64 * MB));
     let widest = widest_window(&mut ra, 200);
     assert_eq!(
         widest, 8,
@@ -258,7 +262,7 @@ fn window_stays_within_an_eighth_of_the_cache_budget() {
 
 #[test]
 fn a_large_budget_leaves_the_maximum_window() {
-    let mut ra = ReadAhead::within_budget(MB, 64 * MB, 512 * MB, Arc::default());
+    let mut ra = ReadAhead::within_budget(MB, 64 * MB, 512 * MB, Arc::default(), sweeps(512 * MB));
     let widest = widest_window(&mut ra, 200);
     assert_eq!(
         widest, 64,
@@ -269,7 +273,7 @@ fn a_large_budget_leaves_the_maximum_window() {
 #[test]
 fn a_tiny_budget_still_reads_one_block_ahead() {
     // 4 blocks is the smallest cache the configuration allows.
-    let mut ra = ReadAhead::within_budget(MB, 64 * MB, 4 * MB, Arc::default());
+    let mut ra = ReadAhead::within_budget(MB, 64 * MB, 4 * MB, Arc::default(), sweeps(4 * MB));
     let widest = widest_window(&mut ra, 20);
     assert_eq!(widest, 1, "expected a one-block window, got {widest}");
 }
@@ -371,7 +375,15 @@ fn concurrent_streams_share_the_budget() {
     // hold 16 MiB ahead, 2 MiB each.
     let streams = Arc::new(ActiveStreams::default());
     let mut readers: Vec<_> = (0..8)
-        .map(|_| ReadAhead::within_budget(MB, 64 * MB, 128 * MB, Arc::clone(&streams)))
+        .map(|_| {
+            ReadAhead::within_budget(
+                MB,
+                64 * MB,
+                128 * MB,
+                Arc::clone(&streams),
+                sweeps(128 * MB),
+            )
+        })
         .collect();
     let mut widest = 0;
     for i in 0..30 {

@@ -6,11 +6,11 @@
 //! ```text
 //! Reader::read(offset, len)
 //!   ├─ Fetcher::unit_and_header  the unit (ASDF block, FITS HDU) being read; a header?
-//!   ├─ ReadAhead::on_read_in / near_ahead / read_past
+//!   ├─ ReadAhead::on_read_in / near_ahead / sweep_ahead / read_past
 //!   │                            this handle's read-ahead policy (readahead.rs): blocks
 //!   │                            to fetch ahead (a stream's window, or a short run's
-//!   │                            near window when no header fragment holds the read),
-//!   │                            blocks streamed past
+//!   │                            near window when no header fragment holds the read, or
+//!   │                            a random reader's sweep, sweep.rs), blocks streamed past
 //!   ├─ Fetcher::prefetch         start those fetches, claimed by this handle (fetch.rs)
 //!   ├─ read_range                the bytes: from a format-aware fragment, else from the
 //!   │    └─ Fetcher::block       blocks: hit, join a fetch under way, or a new fetch
@@ -137,6 +137,9 @@ impl Reader {
             let mut ahead = ra.on_read_in(offset, len, object.size, unit.clone());
             if ahead.is_empty() && !header_read {
                 ahead = ra.near_ahead(object.size);
+            }
+            if ahead.is_empty() {
+                ahead = ra.sweep_ahead(object.size);
             }
             (ahead, ra.read_past())
         };
