@@ -20,4 +20,6 @@ pub struct CacheCounters {
     pub prefetch_cancelled: AtomicU64,
     /// Blocks dropped because a streaming reader had read past them.
     pub streamed_dropped: AtomicU64,
+    /// Handles that read their object at random and had the rest of it fetched (sweep.rs).
+    pub sweeps: AtomicU64,
 }

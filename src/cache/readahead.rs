@@ -24,6 +24,11 @@
 //! for reads that no format-aware fragment holds): a header walk reads on for a few
 //! hundred KiB and then jumps.
 //!
+//! A handle whose runs are all one or two reads long, jumping from one to the next (fio's
+//! rand_read, a table read by random rows), is a random reader of the whole object: after
+//! enough jumps the rest of the object is fetched in the background
+//! ([`ReadAhead::sweep_ahead`], `sweep.rs`).
+//!
 //! A run that starts at the beginning of the file streams as soon as it leaves the first
 //! block (and its first MiB, for small blocks): header walks and cutouts read the start of a file and then jump; only whole-file
 //! readers (cp, cat, checksums, a full load) continue, and for them the first round trips
@@ -347,6 +352,11 @@ impl ReadAhead {
     /// the object.
     pub fn sweep_ahead(&mut self, object_size: u64) -> Range<u64> {
         self.sweep.ahead(object_size, self.block_size)
+    }
+
+    /// True once this handle sweeps its object.
+    pub fn sweeping(&self) -> bool {
+        self.sweep.sweeping()
     }
 
     /// The blocks a streaming reader has read past and will not come back to, not handed

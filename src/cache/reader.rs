@@ -139,7 +139,16 @@ impl Reader {
                 ahead = ra.near_ahead(object.size);
             }
             if ahead.is_empty() {
+                let was_sweeping = ra.sweeping();
                 ahead = ra.sweep_ahead(object.size);
+                if !was_sweeping && ra.sweeping() {
+                    self.fetcher.counters.sweeps.fetch_add(1, Ordering::Relaxed);
+                    tracing::debug!(
+                        key = %object.key,
+                        bytes = object.size,
+                        "random reader: the rest of the object is fetched in the background"
+                    );
+                }
             }
             (ahead, ra.read_past())
         };

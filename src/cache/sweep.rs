@@ -90,6 +90,11 @@ impl Sweep {
         }
     }
 
+    /// True once the handle sweeps its object.
+    pub fn sweeping(&self) -> bool {
+        self.cursor.is_some()
+    }
+
     /// Counts a read that did not go on from the handle's previous reads, which were a
     /// run of one or two reads.
     pub fn on_jump(&mut self) {
@@ -123,11 +128,6 @@ impl Sweep {
         }
         self.claimed = object_size;
         self.cursor = Some(0);
-        tracing::debug!(
-            jumps = self.jumps,
-            bytes = object_size,
-            "random reader: sweeping the rest of the object"
-        );
         true
     }
 }

@@ -221,8 +221,10 @@ async fn a_random_readers_sweep_fetches_each_block_it_lacks_once() {
     let (store, data, cache, reader) =
         a_handle_one_jump_from_its_sweep(Duration::from_millis(20)).await;
     let o = reader.object().clone();
+    assert_eq!(cache.counters.sweeps.load(Ordering::Relaxed), 0, "before");
     // The 16th jump: the sweep asks for every block (8 MiB steps of 64 KiB blocks).
     reader.read(50 * BLOCK, 4096).await.unwrap();
+    assert_eq!(cache.counters.sweeps.load(Ordering::Relaxed), 1, "sweeps");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while (0..BLOCKS).any(|i| !cache.contains(&o, i)) && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;

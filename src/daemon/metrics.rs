@@ -214,6 +214,12 @@ pub fn prometheus_text(s: &Snapshot) -> String {
             cache.streamed_dropped as f64,
         ),
         one(
+            "mastfs_cache_sweeps_total",
+            "counter",
+            "Files read at random whose object was then fetched whole in the background.",
+            cache.sweeps as f64,
+        ),
+        one(
             "mastfs_cache_format_hint_fetches_total",
             "counter",
             "Header and index ranges of FITS and ASDF files fetched on open.",

@@ -105,3 +105,56 @@ fn a_replaced_object_never_mixes_versions_between_open_handles() {
         "the new version should have an inode of its own while the old one is open"
     );
 }
+
+#[test]
+fn a_file_read_at_random_is_fetched_whole_once_and_reads_stay_exact() {
+    use std::os::unix::fs::FileExt;
+    let s3 = S3Standin::start(ServerOptions {
+        latency: Duration::from_millis(5),
+        ..Default::default()
+    })
+    .expect("start S3 stand-in");
+    s3.create_bucket("stpubdata", true);
+    let size = 48usize << 20;
+    let data = pseudo_random(size, 4);
+    s3.put_object("stpubdata", "table.bin", data.clone());
+    let m = Mount::start(&s3.endpoint_url(), &[]);
+    let file = fs::File::open(m.path("stpubdata/table.bin")).unwrap();
+    let sweeps = || m.stats()["cache"]["sweeps"].as_u64().unwrap_or(0);
+    // 4 KiB reads 7 MiB apart in 22 of the 48 blocks of 1 MiB: each a jump. The 17th read
+    // is the 16th jump, and it and the 5 after it each move the sweep 8 MiB on: all 48
+    // blocks are asked for, 26 of them never read.
+    let mut buf = vec![0u8; 4096];
+    for i in 0..22usize {
+        let offset = ((i * 7 % 48) << 20) | 1234;
+        file.read_exact_at(&mut buf, offset as u64).unwrap();
+        assert!(
+            buf[..] == data[offset..offset + 4096],
+            "bytes of random read {i} at {offset} differ from the source"
+        );
+        match i {
+            15 => assert_eq!(sweeps(), 0, "sweeps after 15 jumps"),
+            16 => assert_eq!(sweeps(), 1, "sweeps after 16 jumps"),
+            _ => {}
+        }
+    }
+    wait_until("the whole object fetched", || {
+        s3.stats().get_body_bytes >= size as u64
+    });
+    let gets = s3.stats().requests.get;
+    let mut whole = Vec::with_capacity(size);
+    fs::File::open(m.path("stpubdata/table.bin"))
+        .unwrap()
+        .read_to_end(&mut whole)
+        .unwrap();
+    assert!(
+        whole == data,
+        "the file read after the sweep differs from the source"
+    );
+    let after = s3.stats();
+    assert_eq!(
+        (after.requests.get, after.get_body_bytes),
+        (gets, size as u64),
+        "GETs and GET bytes: expected the sweep's {gets} GETs and each byte once"
+    );
+}
