@@ -20,11 +20,7 @@
 //! sends its 128 KiB read-around requests one page fault after another) gets a near
 //! window instead ([`ReadAhead::near_ahead`]): once three reads continue one another, the
 //! next [`NEAR_BLOCKS`] blocks are fetched together, so a 1.8 MB cutout over three blocks
-//! waits for two round trips, not three. A handle's first near window goes out with the
-//! run's first read when that read lies past the file's first block (after the open's
-//! header reads, the first page fault of a cutout): the cutout waits for one round trip
-//! (W2 on the WAN preset 0.162 -> 0.143 s), and a sparse random reader pays the two blocks
-//! once per handle, not once per read. Header reads do not count (the reader asks only
+//! waits for two round trips, not three. Header reads do not count (the reader asks only
 //! for reads that no format-aware fragment holds): a header walk reads on for a few
 //! hundred KiB and then jumps.
 //!
@@ -84,8 +80,6 @@ pub struct ReadAhead {
     interrupted: Option<Interrupted>,
     /// The background fetch of the whole object for a reader that jumps all over it.
     sweep: Sweep,
-    /// A near window was fetched for this handle already.
-    near_given: bool,
 }
 
 /// Where a run broken by a read elsewhere had got to.
@@ -175,7 +169,6 @@ impl ReadAhead {
             run_reads: 0,
             interrupted: None,
             sweep: Sweep::new(None),
-            near_given: false,
         }
     }
 
@@ -327,23 +320,16 @@ impl ReadAhead {
     /// The near window of a short run, asked after [`ReadAhead::on_read_in`] gave
     /// nothing, for a read that no format-aware fragment holds: the [`NEAR_BLOCKS`] blocks
     /// after the one the run has reached, once [`NEAR_AFTER_READS`] reads continued one
-    /// another away from the start of the file (for the handle's first near window, at the
-    /// run's first read when it lies past the file's first block), within the unit being
-    /// read; once per run
+    /// another away from the start of the file, within the unit being read; once per run
     /// (a cutout of two blocks wastes one block, not one per block it reads; a longer run
     /// streams at the trigger). Empty for a streaming reader (its window is wider) and for
     /// a run from the start of the file (a header walk, or a whole-file reader that
     /// streams once past its first block).
     pub fn near_ahead(&mut self, object_size: u64) -> Range<u64> {
-        // The handle's first data read past its first block (a cutout's first page fault)
-        // needs no three reads to tell: its near window goes out with it.
-        let first_far_read = !self.near_given
-            && self.run_reads == 1
-            && self.run_start >= self.block_size.max(WHOLE_FILE_AFTER);
         if self.fresh()
             || self.streaming
             || self.run_start == 0
-            || (self.run_reads < NEAR_AFTER_READS && !first_far_read)
+            || self.run_reads < NEAR_AFTER_READS
             || self.requested_until > 0
         {
             return 0..0;
@@ -357,7 +343,6 @@ impl ReadAhead {
             return 0..0;
         }
         self.requested_until = to;
-        self.near_given = true;
         from..to
     }
 
