@@ -54,6 +54,7 @@ impl SweepBudget {
     }
 
     /// Bytes sweeps may still claim.
+    #[cfg(test)]
     pub fn free(&self) -> u64 {
         self.free.load(Ordering::Acquire)
     }
